@@ -1,0 +1,32 @@
+-- roomd's default config: what `build/roomd` serves with no arguments.
+-- Paths are relative to this file's folder. Every value can be overridden
+-- with `--set NAME=VALUE` (e.g. `--set limits.message_bytes=65536`); a name
+-- whose first part is a namespace sets that namespace's setting
+-- (`--set vote.ttl=1.5` sets namespaces.vote.settings.ttl).
+return {
+    host = "127.0.0.1",
+    port = 8080,
+    node = nil, -- default: the host name
+    log_level = "info", -- error, warn, info or debug
+    static_root = "../demos/www",
+
+    limits = {
+        message_bytes = 1048576, -- largest WebSocket message in (close 1009)
+        body_bytes = 1048576, -- largest HTTP request body (413)
+        connections_per_room = 32768, -- joins past it get 503
+        send_queue_bytes = 1048576, -- per socket; past it the socket is closed 1013
+        room_queue = 4096, -- events waiting for one room; past it 503
+        json_depth = 64, -- deepest JSON nesting, both ways
+        attachment_bytes = 2048, -- largest conn attachment, JSON-encoded
+        vm_memory_bytes = 134217728, -- Lua heap per namespace
+    },
+
+    namespaces = {
+        counter = { script = "../demos/counter/counter.lua" },
+        vote = {
+            script = "../demos/vote/vote.lua",
+            settings = { ttl = 604800 }, -- seconds until a room's votes expire
+        },
+        relay = { script = "../demos/relay/relay.lua" },
+    },
+}

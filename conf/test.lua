@@ -1,0 +1,39 @@
+-- roomd's config for the integration tests (tests/integration/): the shipped
+-- demo rooms plus the test rooms of tests/lua/. Paths are relative to this
+-- file's folder. The harness passes --port, --node and --data; a test may
+-- override any value with --set NAME=VALUE (e.g. an absolute static_root).
+return {
+    host = "127.0.0.1",
+    port = 8080,
+    node = "test-node",
+    log_level = "info",
+    static_root = "../demos/www",
+
+    limits = {
+        message_bytes = 1048576, -- test_limits: 1 MiB + 1 closes with 1009
+        body_bytes = 1048576, -- test_limits: 1 MiB + 1 gets 413
+        connections_per_room = 2048, -- test_fanout joins 1,000 to one room
+        send_queue_bytes = 1048576, -- test_slow_consumer: culls a reader past 1 MiB
+        room_queue = 4096,
+        json_depth = 64,
+        attachment_bytes = 2048, -- test_gate: a larger attachment is refused
+        vm_memory_bytes = 134217728,
+    },
+
+    namespaces = {
+        counter = { script = "../demos/counter/counter.lua" },
+        vote = {
+            script = "../demos/vote/vote.lua",
+            settings = { ttl = 604800 },
+        },
+        relay = { script = "../demos/relay/relay.lua" },
+
+        echo = {
+            script = "../tests/lua/echo.lua",
+            settings = { greeting = "hello", answer = 42, list = { 1, 2, 3 }, nested = { flag = true } },
+        },
+        faulty = { script = "../tests/lua/faulty.lua" },
+        gate = { script = "../tests/lua/gate.lua" },
+        flood = { script = "../tests/lua/flood.lua" },
+    },
+}

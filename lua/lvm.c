@@ -1,0 +1,323 @@
+/* lvm: a LuaJIT VM per namespace, its sandbox and its heap limit.
+ *
+ * The sandbox is an allow-list: the script's environment table holds copies
+ * of the safe globals and libraries and nothing else, and its metatable
+ * refuses both reading and creating unknown globals. Scripts load as text
+ * only. Every step that may raise (set-up, loading, tracebacks) runs inside
+ * lua_cpcall, so an error is a status and never a panic. */
+#include "lvm.h"
+
+#include "ljson.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lvm {
+    lua_State *L;
+    char *name;
+    size_t used, limit;
+    int json_depth;
+    int handlers_ref; /* table the script returned, LUA_NOREF before the first load */
+    int env_ref;      /* the sandbox environment */
+    int turn_ref;     /* the trampoline every turn starts in */
+};
+
+/* The trampoline: build the handler's call, make it from Lua (so the handler may yield), hand
+ * the results to finish. build and finish are the C dispatchers below. */
+static const char trampoline[] = "local build, finish = ...\n"
+                                 "local function run(t, f, ...)\n"
+                                 "  if f then return finish(t, f(...)) end\n"
+                                 "  return finish(t)\n"
+                                 "end\n"
+                                 "return function(t) return run(t, build(t)) end\n";
+
+static int dispatch_build(lua_State *L) {
+    struct lvm_turn *t = lua_touserdata(L, 1);
+    int base = lua_gettop(L);
+    t->build(L, t);
+    t->handled = lua_gettop(L) > base;
+    return lua_gettop(L) - base;
+}
+
+static int dispatch_finish(lua_State *L) {
+    struct lvm_turn *t = lua_touserdata(L, 1);
+    t->finish(L, t, lua_gettop(L) - 1);
+    return 0;
+}
+
+static void *lvm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    struct lvm *vm = ud;
+    if (nsize == 0) {
+        free(ptr);
+        vm->used -= osize;
+        return NULL;
+    }
+    if (vm->limit && nsize > osize && vm->used + (nsize - osize) > vm->limit)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        vm->used = vm->used - osize + nsize;
+    return p;
+}
+
+static const char *const safe_globals[] = {
+    "assert", "error",  "ipairs",   "next",         "pairs",        "pcall",
+    "select", "tonumber", "tostring", "type",       "unpack",       "xpcall",
+    "rawequal", "rawget", "rawset",  "setmetatable", "getmetatable", NULL,
+};
+static const char *const safe_libs[] = {"string", "table", "math", "bit", NULL};
+static const char *const safe_os[] = {"time", "clock", "date", NULL};
+
+/* Copies t[name] for each name into the table at the stack top. [-0, +0] */
+static void copy_fields(lua_State *L, int from, const char *const *names) {
+    for (; *names; names++) {
+        lua_getfield(L, from, *names);
+        lua_setfield(L, -2, *names);
+    }
+}
+
+/* Pushes a shallow copy of the table at idx (an absolute index). [-0, +1] */
+static void push_copy(lua_State *L, int idx) {
+    lua_newtable(L);
+    for (lua_pushnil(L); lua_next(L, idx);) { /* copy, key, value */
+        lua_pushvalue(L, -2);                 /* copy, key, value, key */
+        lua_insert(L, -2);                    /* copy, key, key, value */
+        lua_rawset(L, -4);                    /* copy, key */
+    }
+}
+
+static int env_undeclared(lua_State *L) {
+    return luaL_error(L, "undeclared global '%s'", lua_tostring(L, 2) ? lua_tostring(L, 2) : "?");
+}
+
+static int env_assign(lua_State *L) {
+    return luaL_error(L, "assignment to global '%s' (room scripts have no globals; use local)",
+                      lua_tostring(L, 2) ? lua_tostring(L, 2) : "?");
+}
+
+/* Pushes the sandbox environment. [-0, +1], raises on out-of-memory. */
+static void push_env(lua_State *L, int json_depth) {
+    lua_newtable(L);
+    copy_fields(L, LUA_GLOBALSINDEX, safe_globals);
+    for (const char *const *lib = safe_libs; *lib; lib++) {
+        lua_getglobal(L, *lib);
+        push_copy(L, lua_gettop(L));
+        lua_setfield(L, -3, *lib);
+        lua_pop(L, 1);
+    }
+    lua_newtable(L);
+    lua_getglobal(L, "os");
+    lua_insert(L, -2);
+    copy_fields(L, -2, safe_os);
+    lua_setfield(L, -3, "os");
+    lua_pop(L, 1);
+    ljson_open(L);
+    ljson_set_max_depth(L, json_depth);
+    lua_setfield(L, -2, "json");
+    lua_newtable(L); /* the environment's metatable */
+    lua_pushcfunction(L, env_undeclared);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, env_assign);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+static int setup(lua_State *L) {
+    struct lvm *vm = lua_touserdata(L, 1);
+    luaL_openlibs(L);
+    /* string.dump stays reachable through the string metatable: remove it at the source. */
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    push_env(L, vm->json_depth);
+    vm->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (luaL_loadbufferx(L, trampoline, sizeof trampoline - 1, "=turn", "t") != 0)
+        return lua_error(L);
+    lua_pushcfunction(L, dispatch_build);
+    lua_pushcfunction(L, dispatch_finish);
+    lua_call(L, 2, 1);
+    vm->turn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *err, size_t errlen) {
+    struct lvm *vm = calloc(1, sizeof *vm);
+    if (!vm || !(vm->name = strdup(name)))
+        goto fail;
+    vm->json_depth = json_depth;
+    vm->handlers_ref = LUA_NOREF;
+    vm->L = lua_newstate(lvm_alloc, vm);
+    if (!vm->L)
+        goto fail;
+    if (lua_cpcall(vm->L, setup, vm) != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(vm->L, -1));
+        lvm_free(vm);
+        return NULL;
+    }
+    /* Only now: set-up itself may use more than a tiny limit. */
+    vm->limit = mem_limit;
+    return vm;
+fail:
+    snprintf(err, errlen, "out of memory creating the VM for '%s'", name);
+    lvm_free(vm);
+    return NULL;
+}
+
+struct load_args {
+    struct lvm *vm;
+    const char *path, *text;
+    size_t len;
+};
+
+static int load_script(lua_State *L) {
+    struct load_args *a = lua_touserdata(L, 1);
+    char chunk[1024];
+    snprintf(chunk, sizeof chunk, "@%s", a->path);
+    if (luaL_loadbufferx(L, a->text, a->len, chunk, "t") != 0)
+        return lua_error(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->vm->env_ref);
+    lua_setfenv(L, -2);
+    lua_call(L, 0, 1);
+    if (!lua_istable(L, -1))
+        return luaL_error(L, "%s: the script must return a table of handlers", a->path);
+    luaL_unref(L, LUA_REGISTRYINDEX, a->vm->handlers_ref);
+    a->vm->handlers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+            *len = fread(buf, 1, (size_t)n, f);
+            buf[*len] = '\0';
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+int lvm_load(struct lvm *vm, const char *path, char *err, size_t errlen) {
+    struct load_args a = {.vm = vm, .path = path};
+    a.text = read_file(path, &a.len);
+    if (!a.text) {
+        snprintf(err, errlen, "%s: cannot read the script", path);
+        return -1;
+    }
+    int rc = lua_cpcall(vm->L, load_script, &a);
+    free((char *)a.text);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(vm->L, -1));
+        lua_pop(vm->L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+lua_State *lvm_state(struct lvm *vm) {
+    return vm->L;
+}
+
+bool lvm_push_handler(struct lvm *vm, lua_State *co, const char *name) {
+    lua_rawgeti(co, LUA_REGISTRYINDEX, vm->handlers_ref);
+    lua_getfield(co, -1, name);
+    lua_remove(co, -2);
+    if (lua_isfunction(co, -1))
+        return true;
+    lua_pop(co, 1);
+    return false;
+}
+
+struct trace_args {
+    lua_State *co;
+    char *err;
+    size_t errlen;
+};
+
+static int trace(lua_State *L) {
+    struct trace_args *a = lua_touserdata(L, 1);
+    const char *msg = lua_tostring(a->co, -1);
+    luaL_traceback(L, a->co, msg ? msg : "(error object is not a string)", 0);
+    snprintf(a->err, a->errlen, "%s", lua_tostring(L, -1));
+    return 0;
+}
+
+enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, size_t errlen) {
+    int status = lua_resume(co, nargs);
+    if (status == 0)
+        return LVM_DONE;
+    if (status == LUA_YIELD)
+        return LVM_YIELDED;
+    struct trace_args a = {co, err, errlen};
+    /* Lift the limit while tracing: an out-of-memory error needs memory to be reported. */
+    size_t limit = vm->limit;
+    vm->limit = 0;
+    if (lua_cpcall(vm->L, trace, &a) != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(co, -1) ? lua_tostring(co, -1) : "error");
+        lua_pop(vm->L, 1);
+    }
+    vm->limit = limit;
+    return LVM_FAILED;
+}
+
+enum lvm_result lvm_run(struct lvm *vm, lua_State *co, struct lvm_turn *t, char *err,
+                        size_t errlen) {
+    lua_settop(co, 0);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, vm->turn_ref);
+    lua_pushlightuserdata(co, t);
+    t->handled = false;
+    return lvm_resume(vm, co, 1, err, errlen);
+}
+
+struct new_thread_args {
+    lua_State *co;
+    int ref;
+};
+
+static int new_thread(lua_State *L) {
+    struct new_thread_args *a = lua_touserdata(L, 1);
+    a->co = lua_newthread(L);
+    a->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+lua_State *lvm_new_thread(struct lvm *vm, int *ref) {
+    struct new_thread_args a = {NULL, LUA_NOREF};
+    if (lua_cpcall(vm->L, new_thread, &a) != 0) {
+        lua_pop(vm->L, 1);
+        return NULL;
+    }
+    *ref = a.ref;
+    return a.co;
+}
+
+void lvm_unref(struct lvm *vm, int ref) {
+    luaL_unref(vm->L, LUA_REGISTRYINDEX, ref);
+}
+
+size_t lvm_memory(const struct lvm *vm) {
+    return vm->used;
+}
+
+int lvm_json_depth(const struct lvm *vm) {
+    return vm->json_depth;
+}
+
+void lvm_free(struct lvm *vm) {
+    if (!vm)
+        return;
+    if (vm->L)
+        lua_close(vm->L);
+    free(vm->name);
+    free(vm);
+}

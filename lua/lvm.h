@@ -1,0 +1,70 @@
+/* lvm: one LuaJIT VM per namespace, with the sandbox room scripts run in.
+ *
+ * A VM holds one loaded script (its table of handlers), the sandbox
+ * environment the script sees, and a heap capped at a byte limit. It knows
+ * nothing of rooms: callers run handlers on threads of the VM through
+ * lvm_resume, the only function that resumes coroutines. */
+#ifndef ROOMD_LVM_H
+#define ROOMD_LVM_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct lvm;
+
+enum lvm_result {
+    LVM_DONE,    /* the handler returned; its results are on the thread's stack */
+    LVM_YIELDED, /* the handler waits on an operation; resume it later */
+    LVM_FAILED,  /* the handler raised; the thread is dead, err holds message and traceback */
+};
+
+/* A VM named `name` (for logs) whose heap may not pass mem_limit bytes (0: no limit), with the
+ * sandbox and the json module set up. Returns NULL with the reason in err. */
+struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *err, size_t errlen);
+
+/* Loads the script at path as text in the sandbox and keeps the table it returns as the
+ * handlers. Returns 0, or -1 with "file:line: message" in err and the VM unchanged. */
+int lvm_load(struct lvm *vm, const char *path, char *err, size_t errlen);
+
+lua_State *lvm_state(struct lvm *vm);
+
+/* A turn: the caller embeds this at the start of its own struct. Both callbacks run inside
+ * the coroutine, so they may raise: an error in either fails the turn like one in the handler. */
+struct lvm_turn {
+    /* Pushes the handler and its arguments, or nothing when there is no handler. */
+    void (*build)(lua_State *co, struct lvm_turn *t);
+    /* Reads the handler's nres results from the top of co's stack (nres is 0 when the script
+     * has no handler: then `handled` is false). */
+    void (*finish)(lua_State *co, struct lvm_turn *t, int nres);
+    bool handled;
+};
+
+/* Starts a turn on thread co (created with lvm_new_thread, not running): build, handler,
+ * finish. On LVM_FAILED the message and a traceback are in err. Never raises. */
+enum lvm_result lvm_run(struct lvm *vm, lua_State *co, struct lvm_turn *t, char *err,
+                        size_t errlen);
+
+/* A new thread anchored in the registry; *ref receives the anchor. NULL on out-of-memory. */
+lua_State *lvm_new_thread(struct lvm *vm, int *ref);
+
+/* Drops a reference taken with lvm_new_thread or luaL_ref. Never raises. */
+void lvm_unref(struct lvm *vm, int ref);
+
+/* Pushes the handler `name` onto thread co and returns true, or pushes nothing and returns
+ * false when the script has no such handler. */
+bool lvm_push_handler(struct lvm *vm, lua_State *co, const char *name);
+
+/* Resumes co, suspended in a turn, with nargs values on its stack. On LVM_FAILED the message
+ * and a traceback are in err. Never raises. The one function that resumes coroutines. */
+enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, size_t errlen);
+
+/* Bytes the VM's heap holds now. */
+size_t lvm_memory(const struct lvm *vm);
+
+int lvm_json_depth(const struct lvm *vm);
+
+/* Frees the VM and everything in it. Accepts NULL. */
+void lvm_free(struct lvm *vm);
+
+#endif

@@ -1,0 +1,256 @@
+/* conn: WebSocket connections owned by the runtime; see conn.h.
+ *
+ * Output path: conn_send puts a shared frame on the conn's ring and, once
+ * per loop iteration, conn_request_writes asks lws for WRITEABLE. There,
+ * conn_on_writable copies as many queued frames as fit into one batch and
+ * hands it to lws_write once (LWS_WRITE_RAW: the frames are already framed).
+ * Two lws_write calls in one callback would corrupt the stream after a
+ * partial send, so there is exactly one. */
+#include "conn.h"
+
+#include "room_limits.h"
+#include "log.h"
+#include "outbuf.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_MAX 65536
+
+static uint64_t next_id = 1;
+static struct conn *write_list;
+static unsigned char batch[LWS_PRE + BATCH_MAX];
+
+struct conn *conn_new(struct lws *wsi, struct room *room, const struct limits *limits) {
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->id = next_id++;
+    c->wsi = wsi;
+    c->room = room;
+    c->limits = limits;
+    c->lua_ref = -2; /* LUA_NOREF */
+    return c;
+}
+
+static void want_write(struct conn *c) {
+    if (c->write_wanted || !c->wsi)
+        return;
+    c->write_wanted = true;
+    c->write_next = write_list;
+    write_list = c;
+}
+
+void conn_request_writes(void) {
+    while (write_list) {
+        struct conn *c = write_list;
+        write_list = c->write_next;
+        c->write_wanted = false;
+        c->write_next = NULL;
+        if (c->wsi)
+            lws_callback_on_writable(c->wsi);
+    }
+}
+
+static void drop_queue(struct conn *c) {
+    for (; c->q_len; c->q_len--) {
+        outbuf_unref(c->queue[c->q_head]);
+        c->q_head = (c->q_head + 1) % c->q_cap;
+    }
+    c->q_bytes = 0;
+}
+
+static int grow_queue(struct conn *c) {
+    size_t cap = c->q_cap ? c->q_cap * 2 : 8;
+    struct outbuf **q = malloc(cap * sizeof *q);
+    if (!q)
+        return -1;
+    for (size_t i = 0; i < c->q_len; i++)
+        q[i] = c->queue[(c->q_head + i) % c->q_cap];
+    free(c->queue);
+    c->queue = q;
+    c->q_cap = cap;
+    c->q_head = 0;
+    return 0;
+}
+
+int conn_send(struct conn *c, struct outbuf *ob) {
+    if (!c->wsi || c->closing)
+        return -1;
+    if (c->q_len >= c->limits->send_queue_messages ||
+        c->q_bytes + ob->len > c->limits->send_queue_bytes) {
+        log_warn("[conn %llu] send queue full (%zu frames, %zu bytes): closing 1013",
+                 (unsigned long long)c->id, c->q_len, c->q_bytes);
+        conn_abort(c, 1013, "send queue full: the client does not read");
+        return -1;
+    }
+    if (c->q_len == c->q_cap && grow_queue(c) != 0) {
+        conn_abort(c, 1011, "out of memory");
+        return -1;
+    }
+    outbuf_ref(ob);
+    c->queue[(c->q_head + c->q_len) % c->q_cap] = ob;
+    c->q_len++;
+    c->q_bytes += ob->len;
+    want_write(c);
+    return 0;
+}
+
+static void set_close(struct conn *c, int code, const char *reason) {
+    c->closing = true;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
+}
+
+void conn_close(struct conn *c, int code, const char *reason) {
+    if (!c->wsi || c->closing)
+        return;
+    set_close(c, code, reason);
+    want_write(c);
+}
+
+void conn_abort(struct conn *c, int code, const char *reason) {
+    if (!c->wsi)
+        return;
+    drop_queue(c);
+    set_close(c, code, reason);
+    want_write(c);
+    /* A peer that does not read never makes the socket writable: kill it after a grace time. */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+}
+
+static struct outbuf *pop(struct conn *c) {
+    struct outbuf *ob = c->queue[c->q_head];
+    c->q_head = (c->q_head + 1) % c->q_cap;
+    c->q_len--;
+    c->q_bytes -= ob->len;
+    return ob;
+}
+
+/* Writes the head frame in place, or a batch of small frames copied together. */
+static int write_batch(struct conn *c) {
+    struct outbuf *head = c->queue[c->q_head];
+    if (c->q_len == 1 || head->len >= BATCH_MAX / 2) {
+        int n = lws_write(c->wsi, head->frame, head->len, LWS_WRITE_RAW);
+        outbuf_unref(pop(c));
+        return n < 0 ? -1 : 0;
+    }
+    size_t total = 0;
+    while (c->q_len && total + c->queue[c->q_head]->len <= BATCH_MAX) {
+        struct outbuf *ob = pop(c);
+        memcpy(batch + LWS_PRE + total, ob->frame, ob->len);
+        total += ob->len;
+        outbuf_unref(ob);
+    }
+    return lws_write(c->wsi, batch + LWS_PRE, total, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
+int conn_on_writable(struct conn *c) {
+    if (!c->wsi)
+        return -1;
+    if (c->q_len == 0) {
+        if (!c->closing)
+            return 0;
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    if (write_batch(c) != 0)
+        return -1;
+    if (c->q_len || c->closing)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int conn_receive(struct conn *c, const void *in, size_t len, bool final, bool binary) {
+    if (c->closing)
+        return 0;
+    if (!c->rx_active) {
+        c->rx_active = true;
+        c->rx_len = 0;
+        c->rx_binary = binary;
+    }
+    if (c->rx_len + len > c->limits->message_bytes) {
+        conn_abort(c, 1009, "message too big");
+        return -1;
+    }
+    if (c->rx_len + len + 1 > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap : 256;
+        while (cap < c->rx_len + len + 1)
+            cap *= 2;
+        char *rx = realloc(c->rx, cap);
+        if (!rx) {
+            conn_abort(c, 1011, "out of memory");
+            return -1;
+        }
+        c->rx = rx;
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (final)
+        c->rx_active = false;
+    return final ? 1 : 0;
+}
+
+char *conn_take_message(struct conn *c, size_t *len, bool *binary) {
+    char *msg = c->rx;
+    msg[c->rx_len] = '\0';
+    *len = c->rx_len;
+    *binary = c->rx_binary;
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+    return msg;
+}
+
+bool conn_has_tag(const struct conn *c, const char *tag) {
+    for (int i = 0; i < c->n_tags; i++)
+        if (strcmp(c->tags[i], tag) == 0)
+            return true;
+    return false;
+}
+
+int conn_add_tag(struct conn *c, const char *tag) {
+    if (conn_has_tag(c, tag))
+        return 1;
+    if (c->n_tags == CONN_MAX_TAGS || !(c->tags[c->n_tags] = strdup(tag)))
+        return -1;
+    c->n_tags++;
+    return 0;
+}
+
+int conn_set_attachment(struct conn *c, const char *json, size_t len) {
+    char *copy = NULL;
+    if (json && !(copy = strndup(json, len)))
+        return -1;
+    free(c->attachment);
+    c->attachment = copy;
+    return 0;
+}
+
+void conn_detach(struct conn *c) {
+    drop_queue(c);
+    c->wsi = NULL;
+    if (!c->write_wanted)
+        return;
+    for (struct conn **p = &write_list; *p; p = &(*p)->write_next) {
+        if (*p == c) {
+            *p = c->write_next;
+            break;
+        }
+    }
+    c->write_wanted = false;
+}
+
+void conn_free(struct conn *c) {
+    if (!c)
+        return;
+    drop_queue(c);
+    free(c->queue);
+    free(c->rx);
+    for (int i = 0; i < c->n_tags; i++)
+        free(c->tags[i]);
+    free(c->attachment);
+    free(c);
+}

@@ -1,0 +1,101 @@
+/* conn: a WebSocket connection, owned by the C runtime, not by Lua.
+ *
+ * A conn carries its id, tags and attachment (so a room's Lua instance can
+ * be dropped and rebuilt while its sockets stay open), the bounded queue of
+ * frames waiting for its socket, and the message being reassembled from
+ * fragments. Frames are written only from the socket's WRITEABLE callback,
+ * coalesced into one lws_write per callback. A socket that does not drain
+ * past the queue bounds is closed with 1013. */
+#ifndef ROOMD_CONN_H
+#define ROOMD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lws;
+struct room;
+struct outbuf;
+struct request;
+struct limits;
+
+#define CONN_MAX_TAGS 8
+#define CONN_TAG_MAX 64
+
+struct conn {
+    uint64_t id;
+    struct lws *wsi; /* NULL once the socket is gone */
+    struct room *room;
+    struct conn *prev, *next; /* in the room's list */
+    const struct limits *limits;
+
+    struct outbuf **queue; /* ring */
+    size_t q_cap, q_head, q_len, q_bytes;
+    struct conn *write_next; /* in the list of sockets to ask for WRITEABLE */
+    bool write_wanted;
+
+    char *rx; /* message being reassembled */
+    size_t rx_len, rx_cap;
+    bool rx_binary, rx_active; /* rx_active: a message has begun */
+
+    bool accepted; /* join turn accepted it: broadcasts reach it */
+    bool closing;  /* close requested: send what is queued, then close */
+    int close_code;
+    char close_reason[124];
+
+    char *tags[CONN_MAX_TAGS];
+    int n_tags;
+    char *attachment; /* JSON text, or NULL */
+
+    struct request *join_req; /* until the join turn has run */
+    int lua_ref;              /* anchors the Lua object while the conn lives */
+    void *lua_handle;         /* the Lua object's body, cleared when the conn is freed */
+};
+
+/* A conn for socket wsi in room. NULL on out-of-memory. */
+struct conn *conn_new(struct lws *wsi, struct room *room, const struct limits *limits);
+
+/* Queues a frame (taking a reference). Returns 0, or -1 if the conn is closing or gone, or if
+ * the queue overflowed: then the socket is being closed with 1013. */
+int conn_send(struct conn *c, struct outbuf *ob);
+
+/* Asks to close with code and reason once what is queued has been sent. */
+void conn_close(struct conn *c, int code, const char *reason);
+
+/* Closes at once, dropping what is queued (the peer will not drain it). */
+void conn_abort(struct conn *c, int code, const char *reason);
+
+/* The WRITEABLE callback: writes one coalesced batch. Returns -1 when lws must close the
+ * socket (after a close was requested and the queue drained). */
+int conn_on_writable(struct conn *c);
+
+/* Adds received bytes to the message being reassembled. Returns 1 when a whole message is
+ * ready (take it with conn_take_message), 0 for more to come, or -1 when it is over the limit:
+ * the socket is then being closed with 1009. */
+int conn_receive(struct conn *c, const void *in, size_t len, bool final, bool binary);
+
+/* Hands over the reassembled message (malloc()ed, NUL-terminated) and its length. */
+char *conn_take_message(struct conn *c, size_t *len, bool *binary);
+
+/* Whether c carries tag. */
+bool conn_has_tag(const struct conn *c, const char *tag);
+
+/* Adds a tag (already checked: 1..CONN_TAG_MAX bytes). Returns 0, 1 if it was there already,
+ * or -1 when c has CONN_MAX_TAGS tags or memory ran out. */
+int conn_add_tag(struct conn *c, const char *tag);
+
+/* Replaces the attachment with json[0..len) (NULL clears it). Returns 0 or -1 (out of
+ * memory, the old attachment kept). */
+int conn_set_attachment(struct conn *c, const char *json, size_t len);
+
+/* The socket went away: drop the queue and forget the wsi. */
+void conn_detach(struct conn *c);
+
+/* Asks lws for WRITEABLE on each socket that got frames since the last call. Called once per
+ * loop iteration, before polling: one request per socket however many frames it got. */
+void conn_request_writes(void);
+
+/* Frees the conn. Accepts NULL. Must not be on the write list (conn_detach takes it off). */
+void conn_free(struct conn *c);
+
+#endif

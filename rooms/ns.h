@@ -1,0 +1,29 @@
+/* ns: a namespace, the first segment of a room URL: one room script running
+ * in one Lua VM, shared by every room of the namespace, with the settings
+ * the config gives it. */
+#ifndef ROOMD_NS_H
+#define ROOMD_NS_H
+
+#include <stddef.h>
+
+struct lvm;
+struct limits;
+
+struct ns {
+    char *name;
+    char *script; /* path of the room script */
+    struct lvm *vm;
+    int settings_ref; /* room.settings, in the VM's registry */
+    const char *node; /* this server's node name */
+    const struct limits *limits;
+};
+
+/* Creates the VM, the room bindings and room.settings (decoded from settings_json), and loads
+ * the script. NULL with a one-line reason in err when any of that fails. */
+struct ns *ns_new(const char *name, const char *script, const char *settings_json,
+                  const char *node, const struct limits *limits, char *err, size_t errlen);
+
+/* Frees the namespace and its VM. Every room of it must be gone. Accepts NULL. */
+void ns_free(struct ns *ns);
+
+#endif

@@ -1,0 +1,85 @@
+/* registry: a chained hash table of live rooms keyed by namespace and id
+ * (FNV-1a), doubled when it is more than full on average. */
+#include "registry.h"
+
+#include "room.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct room **buckets;
+static size_t n_buckets, n_rooms;
+
+static uint64_t hash(const struct ns *ns, const char *id, size_t len) {
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)ns;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+    return h;
+}
+
+static int grow(void) {
+    size_t n = n_buckets ? n_buckets * 2 : 1024;
+    struct room **b = calloc(n, sizeof *b);
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < n_buckets; i++) {
+        for (struct room *r = buckets[i], *next; r; r = next) {
+            next = r->hash_next;
+            size_t k = hash(r->ns, r->id, r->id_len) & (n - 1);
+            r->hash_next = b[k];
+            b[k] = r;
+        }
+    }
+    free(buckets);
+    buckets = b;
+    n_buckets = n;
+    return 0;
+}
+
+struct room *registry_find(const struct ns *ns, const char *id, size_t len) {
+    if (!n_buckets)
+        return NULL;
+    struct room *r = buckets[hash(ns, id, len) & (n_buckets - 1)];
+    for (; r; r = r->hash_next)
+        if (r->ns == ns && r->id_len == len && memcmp(r->id, id, len) == 0)
+            return r;
+    return NULL;
+}
+
+struct room *registry_get(struct ns *ns, const char *id, size_t len) {
+    struct room *r = registry_find(ns, id, len);
+    if (r)
+        return r;
+    if (n_rooms >= n_buckets && grow() != 0)
+        return NULL;
+    if (!(r = room_new(ns, id, len)))
+        return NULL;
+    size_t k = hash(ns, id, len) & (n_buckets - 1);
+    r->hash_next = buckets[k];
+    buckets[k] = r;
+    n_rooms++;
+    return r;
+}
+
+void registry_each(void (*fn)(struct room *r, void *arg), void *arg) {
+    for (size_t i = 0; i < n_buckets; i++)
+        for (struct room *r = buckets[i]; r; r = r->hash_next)
+            fn(r, arg);
+}
+
+size_t registry_count(void) {
+    return n_rooms;
+}
+
+void registry_free_all(void) {
+    for (size_t i = 0; i < n_buckets; i++) {
+        for (struct room *r = buckets[i], *next; r; r = next) {
+            next = r->hash_next;
+            room_free(r);
+        }
+    }
+    free(buckets);
+    buckets = NULL;
+    n_buckets = n_rooms = 0;
+}

@@ -1,0 +1,387 @@
+/* room: the per-room FIFO of events and the turns that run them; see room.h.
+ *
+ * A turn runs on the room's coroutine through lvm_run: build pushes the
+ * handler and its arguments, finish reads what it returned. Both run inside
+ * the coroutine, so anything that raises (a bad return value, out of
+ * memory) fails the turn, never the process. */
+#include "room.h"
+
+#include "conn.h"
+#include "room_limits.h"
+#include "ljson.h"
+#include "log.h"
+#include "lvm.h"
+#include "ns.h"
+#include "outbuf.h"
+#include "request.h"
+#include "room_lua.h"
+
+#include <jansson.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum turn_kind { TURN_INIT = -1 };
+
+struct turn {
+    struct lvm_turn base; /* first: lvm hands it back to build and finish */
+    struct room *room;
+    struct event *ev; /* NULL for init */
+    bool refused;     /* join said no */
+    char reason[124];
+    char bad_message[160]; /* a message that could not be decoded */
+};
+
+static void set_tag(struct room *r) {
+    size_t n = (size_t)snprintf(r->tag, sizeof r->tag, "%s:", r->ns->name);
+    for (size_t i = 0; i < r->id_len && n + 5 < sizeof r->tag; i++) {
+        unsigned char c = (unsigned char)r->id[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            r->tag[n++] = (char)c;
+        else
+            n += (size_t)snprintf(r->tag + n, sizeof r->tag - n, "\\x%02x", c);
+    }
+    r->tag[n] = '\0';
+}
+
+struct room *room_new(struct ns *ns, const char *id, size_t len) {
+    struct room *r = calloc(1, sizeof *r);
+    if (!r || !(r->id = malloc(len + 1))) {
+        free(r);
+        return NULL;
+    }
+    memcpy(r->id, id, len);
+    r->id[len] = '\0';
+    r->id_len = len;
+    r->ns = ns;
+    r->self_ref = r->thread_ref = LUA_NOREF;
+    set_tag(r);
+    return r;
+}
+
+/* ---- turn callbacks (run inside the coroutine; may raise) ---- */
+
+/* Pushes the decoded message, or nothing with t->bad_message set. */
+static bool push_message(lua_State *co, struct turn *t) {
+    struct event *ev = t->ev;
+    char err[128];
+    if (ev->binary) {
+        snprintf(t->bad_message, sizeof t->bad_message,
+                 "binary frames are not accepted: send JSON text");
+        return false;
+    }
+    if (ljson_decode(co, ev->data, ev->len, t->room->ns->limits->json_depth, err, sizeof err) == 0)
+        return true;
+    snprintf(t->bad_message, sizeof t->bad_message, "invalid JSON: %s", err);
+    return false;
+}
+
+static void push_leave_args(lua_State *co, struct event *ev) {
+    if (ev->code)
+        lua_pushinteger(co, ev->code);
+    else
+        lua_pushnil(co);
+    lua_pushlstring(co, ev->data ? ev->data : "", ev->len);
+}
+
+/* Stack after: handler, self, then the event's arguments; or nothing. */
+static void build(lua_State *co, struct lvm_turn *base) {
+    static const char *const names[] = {"request", "join", "message", "leave"};
+    struct turn *t = (struct turn *)base;
+    struct room *r = t->room;
+    struct event *ev = t->ev;
+    int top = lua_gettop(co);
+    if (!lvm_push_handler(r->ns->vm, co, ev ? names[ev->kind] : "init"))
+        return;
+    lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
+    if (!ev)
+        return;
+    if (ev->kind == EVENT_REQUEST) {
+        room_lua_push_request(co, ev->req, r->ns->limits->json_depth);
+        return;
+    }
+    room_lua_push_conn(co, ev->conn);
+    if (ev->kind == EVENT_JOIN)
+        room_lua_push_request(co, ev->conn->join_req, r->ns->limits->json_depth);
+    else if (ev->kind == EVENT_LEAVE)
+        push_leave_args(co, ev);
+    else if (!push_message(co, t))
+        lua_settop(co, top); /* no call: the sender gets the reason */
+}
+
+static void finish_join(lua_State *co, struct turn *t, int nres) {
+    int first = lua_gettop(co) - nres + 1;
+    if (nres < 1 || !lua_isboolean(co, first) || lua_toboolean(co, first))
+        return;
+    t->refused = true;
+    const char *why = nres >= 2 ? lua_tostring(co, first + 1) : NULL;
+    snprintf(t->reason, sizeof t->reason, "%s", why ? why : "refused by the room");
+}
+
+static void finish(lua_State *co, struct lvm_turn *base, int nres) {
+    struct turn *t = (struct turn *)base;
+    if (!t->ev)
+        return;
+    if (t->ev->kind == EVENT_REQUEST) {
+        if (!base->handled)
+            request_fail(t->ev->req, 404, "this room does not serve HTTP requests");
+        else
+            room_lua_take_response(co, t->ev->req, nres, t->room->ns->limits->json_depth);
+    } else if (t->ev->kind == EVENT_JOIN && base->handled) {
+        finish_join(co, t, nres);
+    }
+}
+
+/* ---- running turns ---- */
+
+static void send_error(struct conn *c, const char *msg) {
+    json_t *obj = json_pack("{s:s}", "error", msg);
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    struct outbuf *ob = text ? outbuf_new_text(text, strlen(text)) : NULL;
+    if (ob)
+        conn_send(c, ob);
+    outbuf_unref(ob);
+    free(text);
+    json_decref(obj);
+}
+
+static void finish_request(struct request *req) {
+    req->on_done(req);
+}
+
+static void remove_conn(struct room *r, struct conn *c) {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        r->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    r->n_conns--;
+    conn_detach(c);
+    room_lua_forget_conn(lvm_state(r->ns->vm), c);
+    request_free(c->join_req);
+    conn_free(c);
+}
+
+/* Drops the coroutine after a failed turn: a dead coroutine cannot run again. */
+static void drop_thread(struct room *r) {
+    lvm_unref(r->ns->vm, r->thread_ref);
+    r->thread_ref = LUA_NOREF;
+    r->co = NULL;
+}
+
+static enum lvm_result run_turn(struct room *r, struct turn *t) {
+    char err[4096];
+    const char *what = t->ev ? (const char *[]){"request", "join", "message", "leave"}[t->ev->kind]
+                             : "init";
+    if (!r->co && !(r->co = lvm_new_thread(r->ns->vm, &r->thread_ref))) {
+        log_error("[room %s] out of memory for the room's coroutine", r->tag);
+        return LVM_FAILED;
+    }
+    enum lvm_result res = lvm_run(r->ns->vm, r->co, &t->base, err, sizeof err);
+    if (res == LVM_YIELDED) {
+        snprintf(err, sizeof err, "handler yielded outside a roomd call (coroutine.yield?)");
+        res = LVM_FAILED;
+    }
+    if (res == LVM_FAILED) {
+        log_error("[room %s] %s handler failed: %s", r->tag, what, err);
+        drop_thread(r);
+    } else {
+        lua_settop(r->co, 0);
+    }
+    return res;
+}
+
+static void complete_event(struct room *r, struct turn *t, enum lvm_result res) {
+    struct event *ev = t->ev;
+    struct conn *c = ev->conn;
+    switch (ev->kind) {
+    case EVENT_REQUEST:
+        if (res == LVM_FAILED)
+            request_fail(ev->req, 500, "room handler failed");
+        finish_request(ev->req);
+        break;
+    case EVENT_JOIN:
+        if (res == LVM_FAILED || t->refused)
+            conn_close(c, res == LVM_FAILED ? 1011 : 1008,
+                       res == LVM_FAILED ? "room handler failed" : t->reason);
+        else
+            c->accepted = true;
+        request_free(c->join_req);
+        c->join_req = NULL;
+        break;
+    case EVENT_MESSAGE:
+        if (t->bad_message[0])
+            send_error(c, t->bad_message);
+        else if (res == LVM_FAILED)
+            send_error(c, "room handler failed");
+        break;
+    case EVENT_LEAVE:
+        remove_conn(r, c);
+        break;
+    }
+}
+
+/* Whether the turn runs at all: a join whose socket already closed, or a message or leave of a
+ * connection the room never accepted, has nobody to run for. */
+static bool wanted(struct event *ev) {
+    if (ev->kind == EVENT_JOIN)
+        return ev->conn->wsi != NULL;
+    if (ev->kind == EVENT_MESSAGE || ev->kind == EVENT_LEAVE)
+        return ev->conn->accepted;
+    return true;
+}
+
+static int start(struct room *r) {
+    if (room_lua_new_self(lvm_state(r->ns->vm), r) != 0) {
+        log_error("[room %s] out of memory starting the room", r->tag);
+        return -1;
+    }
+    struct turn t = {.base = {build, finish, false}, .room = r};
+    if (run_turn(r, &t) != LVM_DONE) {
+        room_lua_forget_room(lvm_state(r->ns->vm), r);
+        return -1;
+    }
+    r->started = true;
+    log_debug("[room %s] started", r->tag);
+    return 0;
+}
+
+/* The room could not start (init failed): the event fails without a turn. */
+static void fail_unstarted(struct room *r, struct event *ev) {
+    struct turn t = {.room = r, .ev = ev};
+    if (ev->kind == EVENT_REQUEST)
+        request_fail(ev->req, 500, "room failed to start");
+    else if (ev->kind == EVENT_MESSAGE)
+        snprintf(t.bad_message, sizeof t.bad_message, "room failed to start");
+    complete_event(r, &t, LVM_FAILED);
+}
+
+/* An event nobody is left to run for (see wanted): only the bookkeeping. */
+static void skip_event(struct room *r, struct event *ev) {
+    if (ev->kind == EVENT_LEAVE) {
+        remove_conn(r, ev->conn);
+    } else if (ev->kind == EVENT_JOIN) {
+        request_free(ev->conn->join_req);
+        ev->conn->join_req = NULL;
+    }
+}
+
+static void free_event(struct event *ev) {
+    free(ev->data);
+    free(ev);
+}
+
+static struct event *pop_event(struct room *r) {
+    struct event *ev = r->q_head;
+    r->q_head = ev->next;
+    if (!r->q_head)
+        r->q_tail = NULL;
+    r->q_len--;
+    return ev;
+}
+
+/* Runs queued events, one turn each, in order. */
+static void drain(struct room *r) {
+    if (r->draining)
+        return; /* a turn's own side effects never start another turn */
+    r->draining = true;
+    while (r->q_head) {
+        struct event *ev = pop_event(r);
+        if (!wanted(ev)) {
+            skip_event(r, ev);
+        } else if (!r->started && start(r) != 0) {
+            fail_unstarted(r, ev);
+        } else {
+            struct turn t = {.base = {build, finish, false}, .room = r, .ev = ev};
+            complete_event(r, &t, run_turn(r, &t));
+        }
+        free_event(ev);
+    }
+    r->draining = false;
+}
+
+static int post(struct room *r, struct event *ev, bool always) {
+    if (!always && r->q_len >= r->ns->limits->room_queue) {
+        free_event(ev);
+        return -1;
+    }
+    if (r->q_tail)
+        r->q_tail->next = ev;
+    else
+        r->q_head = ev;
+    r->q_tail = ev;
+    r->q_len++;
+    drain(r);
+    return 0;
+}
+
+static struct event *new_event(enum event_kind kind, struct conn *c) {
+    struct event *ev = calloc(1, sizeof *ev);
+    if (!ev) {
+        log_error("out of memory queueing an event");
+        abort();
+    }
+    ev->kind = kind;
+    ev->conn = c;
+    return ev;
+}
+
+int room_post_request(struct room *r, struct request *req) {
+    struct event *ev = new_event(EVENT_REQUEST, NULL);
+    ev->req = req;
+    return post(r, ev, false);
+}
+
+void room_post_join(struct room *r, struct conn *c) {
+    c->next = r->conns;
+    if (r->conns)
+        r->conns->prev = c;
+    r->conns = c;
+    r->n_conns++;
+    post(r, new_event(EVENT_JOIN, c), true);
+}
+
+int room_post_message(struct room *r, struct conn *c, char *data, size_t len, bool binary) {
+    struct event *ev = new_event(EVENT_MESSAGE, c);
+    ev->data = data;
+    ev->len = len;
+    ev->binary = binary;
+    return post(r, ev, false);
+}
+
+void room_post_leave(struct room *r, struct conn *c, int code, const char *reason) {
+    struct event *ev = new_event(EVENT_LEAVE, c);
+    ev->code = code;
+    if (reason && *reason) {
+        ev->data = strdup(reason);
+        ev->len = ev->data ? strlen(ev->data) : 0;
+    }
+    post(r, ev, true);
+}
+
+void room_close_all(struct room *r, int code, const char *reason) {
+    for (struct conn *c = r->conns; c; c = c->next)
+        conn_close(c, code, reason);
+}
+
+void room_free(struct room *r) {
+    if (!r)
+        return;
+    while (r->q_head) {
+        struct event *ev = pop_event(r);
+        if (ev->kind == EVENT_REQUEST) {
+            request_fail(ev->req, 503, "server shutting down");
+            finish_request(ev->req);
+        }
+        free_event(ev);
+    }
+    lua_State *L = lvm_state(r->ns->vm);
+    while (r->conns)
+        remove_conn(r, r->conns);
+    room_lua_forget_room(L, r);
+    drop_thread(r);
+    free(r->id);
+    free(r);
+}

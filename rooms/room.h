@@ -1,0 +1,74 @@
+/* room: one live room, <namespace, id>: its Lua instance (a private table
+ * and a coroutine in the namespace's VM), its connections, and the FIFO of
+ * events waiting for their turn (the input gate).
+ *
+ * A room runs one event at a time, in arrival order. The first event starts
+ * it (init runs first). A handler error fails that turn only: the client
+ * gets a 500 or an error message, the room goes on. Everything a turn sends
+ * is queued on sockets as the turn runs. */
+#ifndef ROOMD_ROOM_H
+#define ROOMD_ROOM_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ns;
+struct conn;
+struct request;
+
+enum event_kind { EVENT_REQUEST, EVENT_JOIN, EVENT_MESSAGE, EVENT_LEAVE };
+
+struct event {
+    enum event_kind kind;
+    struct event *next;
+    struct request *req; /* EVENT_REQUEST */
+    struct conn *conn;   /* the others */
+    char *data;          /* EVENT_MESSAGE: the message; EVENT_LEAVE: the close reason */
+    size_t len;
+    bool binary;
+    int code; /* EVENT_LEAVE: the close code, 0 if none */
+};
+
+struct room {
+    struct ns *ns;
+    char *id;
+    size_t id_len;
+    char tag[96]; /* "ns:id" for logs, escaped and cut */
+    struct room *hash_next;
+
+    bool started;
+    bool draining; /* inside drain: turns are running */
+    int self_ref, thread_ref; /* in the VM's registry */
+    lua_State *co;            /* the room's coroutine, NULL after a failed turn */
+
+    struct event *q_head, *q_tail;
+    int q_len;
+
+    struct conn *conns;
+    int n_conns;
+};
+
+/* A room that has not started yet. NULL on out-of-memory. */
+struct room *room_new(struct ns *ns, const char *id, size_t len);
+
+/* Queues an HTTP request; the room answers through req->on_done. Returns -1 (and queues
+ * nothing) when the room's queue is full. */
+int room_post_request(struct room *r, struct request *req);
+
+/* Adds a new connection to the room and queues its join turn. */
+void room_post_join(struct room *r, struct conn *c);
+
+/* Queues a message from c (taking data). Returns -1 when the queue is full (data is freed). */
+int room_post_message(struct room *r, struct conn *c, char *data, size_t len, bool binary);
+
+/* c's socket has closed: queues its leave turn, after which c is freed. Never refused. */
+void room_post_leave(struct room *r, struct conn *c, int code, const char *reason);
+
+/* Closes every connection of the room with code and reason. */
+void room_close_all(struct room *r, int code, const char *reason);
+
+/* Frees the room, its Lua instance, queued events and connections. Accepts NULL. */
+void room_free(struct room *r);
+
+#endif

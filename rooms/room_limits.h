@@ -1,0 +1,20 @@
+/* limits: the configurable bounds every room and connection lives within.
+ * Defaults and meaning are documented in conf/default.lua. */
+#ifndef ROOMD_ROOM_LIMITS_H
+#define ROOMD_ROOM_LIMITS_H
+
+#include <stddef.h>
+
+struct limits {
+    size_t message_bytes;    /* largest WebSocket message accepted */
+    size_t body_bytes;       /* largest HTTP request body accepted */
+    size_t send_queue_bytes; /* queued output per socket before it is closed 1013 */
+    size_t send_queue_messages;
+    size_t attachment_bytes; /* largest JSON-encoded conn attachment */
+    size_t vm_memory_bytes;  /* Lua heap per namespace */
+    int connections_per_room;
+    int room_queue; /* events waiting for one room */
+    int json_depth;
+};
+
+#endif

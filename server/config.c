@@ -1,0 +1,282 @@
+/* config: the Lua config file, its overrides, and their checks.
+ *
+ * Loading runs inside one lua_cpcall (like lua.c's pmain), so any error,
+ * ours or the file's, comes back as a message and never as a panic. */
+#include "config.h"
+
+#include "ljson.h"
+#include "log.h"
+#include "route.h"
+
+#include <lauxlib.h>
+#include <limits.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct load {
+    struct config *cfg;
+    const char *path;
+    char *const *sets;
+    int n_sets;
+    char dir[PATH_MAX];
+};
+
+/* "dir/rel" made absolute (rel may already be); raises if it does not exist. */
+static char *resolve(lua_State *L, struct load *ld, const char *rel, const char *what) {
+    char joined[PATH_MAX * 2], real[PATH_MAX];
+    snprintf(joined, sizeof joined, "%s%s%s", rel[0] == '/' ? "" : ld->dir,
+             rel[0] == '/' ? "" : "/", rel);
+    if (!realpath(joined, real))
+        luaL_error(L, "%s: %s not found", what, joined);
+    char *s = strdup(real);
+    if (!s)
+        luaL_error(L, "out of memory");
+    return s;
+}
+
+/* Parses an override value: a number, true/false, or else a string. [-0, +1] */
+static void push_value(lua_State *L, const char *v) {
+    char *end;
+    double d = strtod(v, &end);
+    if (*v && !*end)
+        lua_pushnumber(L, d);
+    else if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+        lua_pushboolean(L, v[0] == 't');
+    else
+        lua_pushstring(L, v);
+}
+
+/* Pushes the table a "<ns>.x=..." override writes into (namespaces.<ns>.settings, created if
+ * absent) and advances *part past "<ns>.", or pushes the config table itself. [-0, +1] */
+static void push_set_target(lua_State *L, int cfg, const char *set, const char *eq,
+                            const char **part) {
+    int base = lua_gettop(L);
+    const char *dot = memchr(set, '.', (size_t)(eq - set));
+    lua_getfield(L, cfg, "namespaces");
+    if (dot && lua_istable(L, -1)) {
+        lua_pushlstring(L, set, (size_t)(dot - set));
+        lua_rawget(L, -2);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "settings");
+            if (!lua_istable(L, -1)) {
+                lua_pop(L, 1);
+                lua_newtable(L);
+                lua_pushvalue(L, -1);
+                lua_setfield(L, -3, "settings");
+            }
+            *part = dot + 1;
+            lua_replace(L, base + 1);
+            lua_settop(L, base + 1);
+            return;
+        }
+    }
+    lua_settop(L, base);
+    lua_pushvalue(L, cfg);
+}
+
+/* Applies one "a.b.c=value" override, creating tables on the way. [-0, +0] */
+static void apply_set(lua_State *L, int cfg, const char *set) {
+    const char *eq = strchr(set, '=');
+    if (!eq || eq == set)
+        luaL_error(L, "--set %s: expected NAME=VALUE", set);
+    const char *part = set;
+    push_set_target(L, cfg, set, eq, &part);
+    for (const char *p; (p = memchr(part, '.', (size_t)(eq - part))); part = p + 1) {
+        lua_pushlstring(L, part, (size_t)(p - part));
+        lua_rawget(L, -2);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+            lua_pushlstring(L, part, (size_t)(p - part));
+            lua_pushvalue(L, -2);
+            lua_rawset(L, -4);
+        } else if (!lua_istable(L, -1)) {
+            luaL_error(L, "--set %s: '%.*s' is not a table", set, (int)(p - part), part);
+        }
+    }
+    lua_pushlstring(L, part, (size_t)(eq - part));
+    push_value(L, eq + 1);
+    lua_rawset(L, -3);
+    lua_settop(L, cfg);
+}
+
+static const char *opt_string(lua_State *L, int t, const char *key, const char *def) {
+    lua_getfield(L, t, key);
+    const char *s = lua_isnil(L, -1) ? def : lua_tostring(L, -1);
+    if (!s || (!lua_isnil(L, -1) && !lua_isstring(L, -1)))
+        luaL_error(L, "config: '%s' must be a string", key);
+    lua_pop(L, 1); /* the string stays alive in the config table */
+    return s;
+}
+
+static double opt_number(lua_State *L, int t, const char *key, double def, double lo, double hi) {
+    lua_getfield(L, t, key);
+    double d = lua_isnil(L, -1) ? def : lua_tonumber(L, -1);
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
+        luaL_error(L, "config: '%s' must be a number", key);
+    if (d < lo || d > hi || d != (double)(long long)d)
+        luaL_error(L, "config: '%s' must be a whole number from %.0f to %.0f", key, lo, hi);
+    lua_pop(L, 1);
+    return d;
+}
+
+/* Raises on any key of table t that is not in names. */
+static void check_keys(lua_State *L, int t, const char *const *names, const char *where) {
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        const char *const *n = names;
+        while (k && *n && strcmp(*n, k) != 0)
+            n++;
+        if (!k || !*n)
+            luaL_error(L, "config: unknown setting '%s' in %s", k ? k : "?", where);
+    }
+}
+
+static void read_limits(lua_State *L, int t, struct limits *lim) {
+    static const char *const names[] = {
+        "message_bytes", "body_bytes", "connections_per_room", "send_queue_bytes",
+        "send_queue_messages", "room_queue", "json_depth", "attachment_bytes",
+        "vm_memory_bytes", NULL};
+    if (lua_isnil(L, t)) {
+        lua_newtable(L);
+        lua_replace(L, t);
+    }
+    luaL_checktype(L, t, LUA_TTABLE);
+    check_keys(L, t, names, "limits");
+    const double big = 1e15;
+    lim->message_bytes = (size_t)opt_number(L, t, "message_bytes", 1 << 20, 16, big);
+    lim->body_bytes = (size_t)opt_number(L, t, "body_bytes", 1 << 20, 0, big);
+    lim->connections_per_room = (int)opt_number(L, t, "connections_per_room", 32768, 1, 1e9);
+    lim->send_queue_bytes = (size_t)opt_number(L, t, "send_queue_bytes", 1 << 20, 1024, big);
+    lim->send_queue_messages = (size_t)opt_number(L, t, "send_queue_messages", 4096, 1, 1e9);
+    lim->room_queue = (int)opt_number(L, t, "room_queue", 4096, 1, 1e9);
+    lim->json_depth = (int)opt_number(L, t, "json_depth", 64, 1, 1000);
+    lim->attachment_bytes = (size_t)opt_number(L, t, "attachment_bytes", 2048, 0, big);
+    lim->vm_memory_bytes = (size_t)opt_number(L, t, "vm_memory_bytes", 128 << 20, 1 << 20, big);
+}
+
+static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) {
+    static const char *const names[] = {"script", "settings", NULL};
+    int t = lua_gettop(L);
+    if (!lua_istable(L, t))
+        luaL_error(L, "config: namespace '%s' must be a table", nc->name);
+    check_keys(L, t, names, nc->name);
+    const char *script = opt_string(L, t, "script", NULL);
+    if (!script)
+        luaL_error(L, "config: namespace '%s' has no script", nc->name);
+    nc->script = resolve(L, ld, script, nc->name);
+    lua_getfield(L, t, "settings");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    char err[160];
+    size_t len;
+    nc->settings = ljson_encode(L, -1, 64, &len, err, sizeof err);
+    if (!nc->settings)
+        luaL_error(L, "config: settings of '%s': %s", nc->name, err);
+    lua_pop(L, 1);
+}
+
+static void read_namespaces(lua_State *L, struct load *ld, int t) {
+    struct config *cfg = ld->cfg;
+    if (!lua_istable(L, t))
+        luaL_error(L, "config: 'namespaces' must be a table of name = {script = ...}");
+    int n = 0;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
+        n++;
+    cfg->namespaces = calloc((size_t)n + 1, sizeof *cfg->namespaces);
+    if (!cfg->namespaces)
+        luaL_error(L, "out of memory");
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+        size_t len;
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (!name || !route_ns_valid(name, len))
+            luaL_error(L, "config: namespace name '%s' is not [a-z][a-z0-9_-]{0,31}",
+                       name ? name : "?");
+        struct ns_config *nc = &cfg->namespaces[cfg->n_namespaces++];
+        if (!(nc->name = strdup(name)))
+            luaL_error(L, "out of memory");
+        read_namespace(L, ld, nc);
+    }
+}
+
+static void read_config(lua_State *L, struct load *ld, int t) {
+    static const char *const names[] = {"host",   "port",        "node",       "log_level",
+                                        "limits", "static_root", "namespaces", NULL};
+    struct config *cfg = ld->cfg;
+    check_keys(L, t, names, "the config");
+    cfg->host = strdup(opt_string(L, t, "host", "127.0.0.1"));
+    cfg->port = (int)opt_number(L, t, "port", 8080, 0, 65535);
+    char host[256] = "roomd";
+    gethostname(host, sizeof host - 1);
+    cfg->node = strdup(opt_string(L, t, "node", host));
+    const char *level = opt_string(L, t, "log_level", "info");
+    if ((cfg->log_level = log_level_parse(level)) < 0)
+        luaL_error(L, "config: log_level '%s' is not error, warn, info or debug", level);
+    const char *root = opt_string(L, t, "static_root", NULL);
+    if (root)
+        cfg->static_root = resolve(L, ld, root, "static_root");
+    if (!cfg->host || !cfg->node)
+        luaL_error(L, "out of memory");
+    lua_getfield(L, t, "limits");
+    read_limits(L, lua_gettop(L), &cfg->limits);
+    lua_getfield(L, t, "namespaces");
+    read_namespaces(L, ld, lua_gettop(L));
+}
+
+static int load(lua_State *L) {
+    struct load *ld = lua_touserdata(L, 1);
+    luaL_openlibs(L);
+    ljson_open(L);
+    lua_pop(L, 1);
+    if (luaL_loadfile(L, ld->path) != 0)
+        return lua_error(L);
+    lua_call(L, 0, 1);
+    if (!lua_istable(L, -1))
+        return luaL_error(L, "%s: the config must return a table", ld->path);
+    int cfg = lua_gettop(L);
+    for (int i = 0; i < ld->n_sets; i++)
+        apply_set(L, cfg, ld->sets[i]);
+    read_config(L, ld, cfg);
+    return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *const *sets, int n_sets, char *err,
+                size_t errlen) {
+    memset(cfg, 0, sizeof *cfg);
+    struct load ld = {.cfg = cfg, .path = path, .sets = sets, .n_sets = n_sets};
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        snprintf(err, errlen, "config file %s not found", path);
+        return -1;
+    }
+    snprintf(ld.dir, sizeof ld.dir, "%s", real);
+    *strrchr(ld.dir, '/') = '\0';
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = lua_cpcall(L, load, &ld);
+    if (rc != 0)
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+    lua_close(L);
+    return rc == 0 ? 0 : -1;
+}
+
+void config_free(struct config *cfg) {
+    for (int i = 0; i < cfg->n_namespaces; i++) {
+        free(cfg->namespaces[i].name);
+        free(cfg->namespaces[i].script);
+        free(cfg->namespaces[i].settings);
+    }
+    free(cfg->namespaces);
+    free(cfg->host);
+    free(cfg->node);
+    free(cfg->static_root);
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,38 @@
+/* config: the server's settings, read from a Lua config file (conf/) and
+ * overridden by `--set NAME=VALUE`.
+ *
+ * The file is run in a Lua state of its own and must return a table; every
+ * key is checked (an unknown one is an error, to catch typos). Paths in it
+ * are relative to the file's folder. */
+#ifndef ROOMD_CONFIG_H
+#define ROOMD_CONFIG_H
+
+#include "room_limits.h"
+
+#include <stddef.h>
+
+struct ns_config {
+    char *name;
+    char *script;   /* absolute path */
+    char *settings; /* the namespace's settings as JSON text */
+};
+
+struct config {
+    char *host;
+    int port;
+    char *node;
+    int log_level;
+    char *static_root; /* absolute path, or NULL when there is none */
+    struct limits limits;
+    struct ns_config *namespaces;
+    int n_namespaces;
+};
+
+/* Loads path, applies the overrides ("NAME=VALUE" each), and fills cfg. Returns 0, or -1 with
+ * a one-line reason in err. cfg must be freed with config_free either way. */
+int config_load(struct config *cfg, const char *path, char *const *sets, int n_sets, char *err,
+                size_t errlen);
+
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,392 @@
+/* http: the HTTP half of the protocol callback: route a request, read its
+ * body, hand it to its room, and write the answer (headers in one WRITEABLE
+ * callback, the body in the next, so each callback makes one lws_write).
+ *
+ * Every error is a JSON {"error": ...} with the contract's status. A request
+ * handed to a room belongs to the room until it calls on_done; if the
+ * client leaves first, the session only marks it abandoned. */
+#include "config.h"
+#include "log.h"
+#include "ns.h"
+#include "registry.h"
+#include "request.h"
+#include "room.h"
+#include "route.h"
+#include "server.h"
+#include "session.h"
+#include "static.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_QUERY 64
+#define HEADER_BUF 8192
+
+static const char *const method_names[] = {"GET",   "POST",   "OPTIONS", "PUT",
+                                           "PATCH", "DELETE", "CONNECT", "HEAD"};
+
+/* ---- building requests ---- */
+
+static int add_field(struct request_field *f, int *n, const char *name, size_t nlen,
+                     const char *value) {
+    if (!(f[*n].name = strndup(name, nlen)) || !(f[*n].value = strdup(value))) {
+        free(f[*n].name);
+        return -1;
+    }
+    for (char *p = f[*n].name; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    (*n)++;
+    return 0;
+}
+
+static int read_query(struct lws *wsi, struct request *req) {
+    char buf[4096];
+    req->query = calloc(MAX_QUERY, sizeof *req->query);
+    if (!req->query)
+        return -1;
+    for (int i = 0; i < MAX_QUERY; i++) {
+        int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        char *eq = strchr(buf, '=');
+        size_t nlen = eq ? (size_t)(eq - buf) : (size_t)n;
+        if (add_field(req->query, &req->n_query, buf, nlen, eq ? eq + 1 : "") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Copies every header lws parsed (those it knows by name). */
+static int read_headers(struct lws *wsi, struct request *req) {
+    req->headers = calloc(WSI_TOKEN_COUNT, sizeof *req->headers);
+    if (!req->headers)
+        return -1;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        size_t nlen = name ? strlen(name) : 0;
+        if (len <= 0 || nlen < 2 || name[0] == ':' || name[nlen - 1] != ':')
+            continue;
+        char *value = malloc((size_t)len + 1);
+        if (!value || lws_hdr_copy(wsi, value, len + 1, (enum lws_token_indexes)t) < 0) {
+            free(value);
+            continue;
+        }
+        int rc = add_field(req->headers, &req->n_headers, name, nlen - 1, value);
+        free(value);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+struct request *http_new_request(struct lws *wsi, const char *method, const char *path,
+                                 size_t path_len, size_t rest_off, size_t rest_len) {
+    struct request *req = calloc(1, sizeof *req);
+    if (!req || !(req->path = strndup(path, path_len)))
+        goto fail;
+    snprintf(req->method, sizeof req->method, "%s", method);
+    req->path_len = path_len;
+    req->rest = req->path + rest_off;
+    req->rest_len = rest_len;
+    if (read_query(wsi, req) != 0 || read_headers(wsi, req) != 0)
+        goto fail;
+    return req;
+fail:
+    request_free(req);
+    return NULL;
+}
+
+/* ---- answering ---- */
+
+/* Makes the session answer with req's response as soon as the socket is writable. */
+static int reply_ready(struct session *s) {
+    s->state = SESSION_REPLY_HEADERS;
+    lws_callback_on_writable(s->wsi);
+    return 0;
+}
+
+/* Answers {"error": msg} with status, from a fresh request record if there is none. */
+static int reply_error(struct session *s, int status, const char *msg) {
+    if (!s->req && !(s->req = calloc(1, sizeof *s->req)))
+        return -1;
+    request_fail(s->req, status, msg);
+    return reply_ready(s);
+}
+
+static int reply_json(struct session *s, int status, const char *json) {
+    if (!s->req && !(s->req = calloc(1, sizeof *s->req)))
+        return -1;
+    free(s->req->resp_body);
+    s->req->resp_body = strdup(json);
+    s->req->resp_len = strlen(json);
+    s->req->status = status;
+    return s->req->resp_body ? reply_ready(s) : -1;
+}
+
+static void request_done(struct request *req) {
+    struct session *s = req->owner;
+    if (!s) { /* the client left while the room worked */
+        server.http_pending--;
+        request_free(req);
+        return;
+    }
+    reply_ready(s);
+}
+
+static const char *content_type(const struct request *req) {
+    for (int i = 0; i < req->n_resp_headers; i++)
+        if (strcasecmp(req->resp_headers[i].name, "content-type") == 0)
+            return req->resp_headers[i].value;
+    return req->resp_type ? req->resp_type : "application/json";
+}
+
+static int write_headers(struct session *s) {
+    unsigned char buf[LWS_PRE + HEADER_BUF], *start = buf + LWS_PRE, *p = start;
+    unsigned char *end = buf + sizeof buf - 1;
+    struct request *req = s->req;
+    if (lws_add_http_common_headers(s->wsi, (unsigned int)req->status, content_type(req),
+                                    req->resp_len, &p, end))
+        return -1;
+    for (int i = 0; i < req->n_resp_headers; i++) {
+        char name[256];
+        if (strcasecmp(req->resp_headers[i].name, "content-type") == 0)
+            continue;
+        snprintf(name, sizeof name, "%s:", req->resp_headers[i].name);
+        const char *v = req->resp_headers[i].value;
+        if (lws_add_http_header_by_name(s->wsi, (unsigned char *)name, (unsigned char *)v,
+                                        (int)strlen(v), &p, end))
+            return -1;
+    }
+    if (s->close_after &&
+        lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION, (unsigned char *)"close", 5,
+                                     &p, end))
+        return -1;
+    return lws_finalize_write_http_header(s->wsi, start, &p, end) ? -1 : 0;
+}
+
+static int write_body(struct session *s) {
+    struct request *req = s->req;
+    unsigned char *buf = malloc(LWS_PRE + req->resp_len);
+    if (!buf)
+        return -1;
+    memcpy(buf + LWS_PRE, req->resp_body, req->resp_len);
+    int n = lws_write(s->wsi, buf + LWS_PRE, req->resp_len, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    return n < 0 ? -1 : 0;
+}
+
+/* The answer is out: forget the request, keep the connection alive if we may. */
+static int finish_transaction(struct session *s) {
+    if (s->counted)
+        server.http_pending--;
+    request_free(s->req);
+    s->req = NULL;
+    s->counted = false;
+    s->state = SESSION_IDLE;
+    if (s->close_after)
+        return -1;
+    return lws_http_transaction_completed(s->wsi) ? -1 : 0;
+}
+
+int http_on_writable(struct session *s) {
+    bool head = s->req && strcmp(s->req->method, "HEAD") == 0;
+    if (s->state == SESSION_REPLY_HEADERS) {
+        if (write_headers(s) != 0)
+            return -1;
+        if (s->req->resp_len == 0 || head)
+            return finish_transaction(s);
+        s->state = SESSION_REPLY_BODY;
+        lws_callback_on_writable(s->wsi);
+        return 0;
+    }
+    if (s->state == SESSION_REPLY_BODY)
+        return write_body(s) != 0 ? -1 : finish_transaction(s);
+    return 0;
+}
+
+int http_refuse_now(struct lws *wsi, int status, const char *msg) {
+    unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start;
+    unsigned char *end = buf + sizeof buf - 1;
+    json_t *obj = json_pack("{s:s}", "error", msg);
+    char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    size_t len = body ? strlen(body) : 0;
+    if (!body || len > 512 ||
+        lws_add_http_common_headers(wsi, (unsigned int)status, "application/json", len, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end)) {
+        free(body);
+        return -1;
+    }
+    memcpy(p, body, len);
+    p += len;
+    free(body);
+    /* One write of headers and body together: the socket is fresh and takes it whole. */
+    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+    return 1;
+}
+
+/* ---- requests ---- */
+
+static int serve_static(struct lws *wsi, struct session *s, const char *path, int method) {
+    char file[4096];
+    const char *root = server.cfg->static_root;
+    enum static_result res = root ? static_resolve(root, path, file, sizeof file) : STATIC_MISSING;
+    if (res == STATIC_FORBIDDEN)
+        return reply_error(s, 403, "forbidden path");
+    if (res == STATIC_MISSING)
+        return reply_error(s, 404, "not found");
+    if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD)
+        return reply_error(s, 405, "static files answer GET and HEAD only");
+    s->state = SESSION_FILE;
+    int n = lws_serve_http_file(wsi, file, static_mime_type(file), NULL, 0);
+    return n < 0 || (n > 0 && lws_http_transaction_completed(wsi)) ? -1 : 0;
+}
+
+static int dispatch(struct session *s) {
+    struct room *r = registry_get(s->ns, s->id, s->id_len);
+    if (!r)
+        return reply_error(s, 503, "out of memory");
+    struct request *req = s->req;
+    req->on_done = request_done;
+    req->owner = s;
+    s->state = SESSION_IN_ROOM;
+    s->counted = true;
+    server.http_pending++;
+    if (room_post_request(r, req) != 0) {
+        server.http_pending--;
+        s->counted = false;
+        return reply_error(s, 503, "room is busy: too many requests waiting");
+    }
+    return 0;
+}
+
+static bool is_json_type(struct lws *wsi) {
+    char ct[128];
+    if (lws_hdr_copy(wsi, ct, sizeof ct, WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0)
+        return false;
+    return strncasecmp(ct, "application/json", 16) == 0;
+}
+
+/* Whether a body follows; answers 411/413 itself when it cannot be taken. */
+static int expect_body(struct lws *wsi, struct session *s, bool *body) {
+    char cl[32];
+    *body = false;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        s->close_after = true;
+        return reply_error(s, 411, "send the body with a Content-Length");
+    }
+    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return 0;
+    unsigned long long n = strtoull(cl, NULL, 10);
+    if (n > server.cfg->limits.body_bytes) {
+        s->close_after = true;
+        return reply_error(s, 413, "request body too large");
+    }
+    *body = n > 0;
+    return 0;
+}
+
+static int room_request(struct lws *wsi, struct session *s, const struct route *rt, int method,
+                        const char *path) {
+    s->req = http_new_request(wsi, method_names[method], path, strlen(path),
+                              (size_t)(rt->rest - path), rt->rest_len);
+    if (!s->req)
+        return reply_error(s, 503, "out of memory");
+    s->id = s->req->path + (rt->id - path);
+    s->id_len = rt->id_len;
+    bool body;
+    if (expect_body(wsi, s, &body) != 0 || s->state != SESSION_IDLE)
+        return 0;
+    if (body) {
+        s->state = SESSION_BODY;
+        return 0;
+    }
+    return dispatch(s);
+}
+
+int http_on_request(struct lws *wsi, struct session *s, const char *path) {
+    char *uri;
+    int uri_len;
+    int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+    s->wsi = wsi;
+    s->state = SESSION_IDLE;
+    s->close_after = s->counted = false;
+    (void)uri;
+    (void)uri_len;
+    if (method < 0 || method >= (int)(sizeof method_names / sizeof *method_names))
+        return reply_error(s, 405, "method not allowed");
+    if (server.stopping)
+        return reply_error(s, 503, "server shutting down");
+    struct route rt;
+    route_parse(path, strlen(path), &rt);
+    s->ns = rt.kind == ROUTE_ROOM || rt.kind == ROUTE_BAD ? server_find_ns(rt.ns, rt.ns_len) : NULL;
+    if (rt.kind == ROUTE_HEALTH)
+        return method == LWSHUMETH_GET || method == LWSHUMETH_HEAD
+                   ? reply_json(s, 200, "{\"status\":\"ok\"}")
+                   : reply_error(s, 405, "use GET");
+    if (s->ns && rt.kind == ROUTE_BAD)
+        return reply_error(s, 400, rt.error);
+    if (s->ns)
+        return room_request(wsi, s, &rt, method, path);
+    if (rt.kind != ROUTE_STATIC) {
+        char file[4096];
+        if (!server.cfg->static_root ||
+            static_resolve(server.cfg->static_root, path, file, sizeof file) != STATIC_FOUND) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "unknown namespace '%.*s'", (int)rt.ns_len, rt.ns);
+            return reply_error(s, 404, msg);
+        }
+    }
+    return serve_static(wsi, s, path, method);
+}
+
+int http_on_body(struct session *s, const void *in, size_t len) {
+    struct request *req = s->req;
+    if (s->state != SESSION_BODY)
+        return 0;
+    if (req->body_len + len > server.cfg->limits.body_bytes) {
+        s->close_after = true;
+        return reply_error(s, 413, "request body too large");
+    }
+    char *body = realloc(req->body, req->body_len + len + 1);
+    if (!body)
+        return -1;
+    memcpy(body + req->body_len, in, len);
+    req->body = body;
+    req->body_len += len;
+    body[req->body_len] = '\0';
+    return 0;
+}
+
+int http_on_body_done(struct session *s) {
+    if (s->state != SESSION_BODY)
+        return 0;
+    if (is_json_type(s->wsi)) {
+        json_error_t jerr;
+        json_t *v = json_loadb(s->req->body, s->req->body_len, JSON_DECODE_ANY, &jerr);
+        if (!v) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
+            return reply_error(s, 400, msg);
+        }
+        json_decref(v);
+    }
+    return dispatch(s);
+}
+
+void http_on_closed(struct session *s) {
+    if (!s->req)
+        return;
+    if (s->state == SESSION_IN_ROOM) {
+        s->req->owner = NULL; /* the room still holds it: request_done frees it */
+    } else {
+        if (s->counted)
+            server.http_pending--;
+        request_free(s->req);
+    }
+    s->req = NULL;
+}

@@ -1,0 +1,38 @@
+/* log: leveled lines on stderr, each with a time stamp and the level.
+ * Callers tag the object they speak of in the text ("[room vote:berlin] ..."). */
+#ifndef ROOMD_LOG_H
+#define ROOMD_LOG_H
+
+#include <stdlib.h>
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Sets the most verbose level that is printed. */
+void log_set_level(enum log_level level);
+
+/* Parses "error", "warn", "info" or "debug"; returns -1 for anything else. */
+int log_level_parse(const char *name);
+
+int log_enabled(enum log_level level);
+
+void log_print(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_print(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_print(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_print(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (log_enabled(LOG_DEBUG))                                                                \
+            log_print(LOG_DEBUG, __VA_ARGS__);                                                     \
+    } while (0)
+
+/* Always-on invariant check: logs the failed condition and aborts. */
+#define rd_assert(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            log_print(LOG_ERROR, "assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__);       \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#endif

@@ -1,0 +1,110 @@
+/* main: the command line (see the CLI contract), then the server.
+ * Flags become config overrides, so "--port 9000" and "--set port=9000"
+ * are one thing. */
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SETS 256
+
+static const char usage[] =
+    "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
+    "             [--data DIR] [--redis URL] [--set NAME=VALUE]...\n";
+
+/* The default config: conf/default.lua beside the binary's build folder, else under the
+ * working directory. */
+static void default_conf(char *out, size_t len) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int n = snprintf(out, len, "%s/../conf/default.lua", exe);
+            if (n > 0 && (size_t)n < len && access(out, R_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, len, "conf/default.lua");
+}
+
+struct args {
+    const char *conf;
+    char *sets[MAX_SETS];
+    int n_sets;
+};
+
+static int add_set(struct args *a, const char *name, const char *value) {
+    if (a->n_sets == MAX_SETS)
+        return -1;
+    size_t n = strlen(name) + strlen(value) + 2;
+    if (!(a->sets[a->n_sets] = malloc(n)))
+        return -1;
+    snprintf(a->sets[a->n_sets++], n, "%s=%s", name, value);
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a) {
+    static const char *const flag_sets[][2] = {
+        {"--host", "host"}, {"--port", "port"}, {"--node", "node"}};
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (!value) {
+            fprintf(stderr, "roomd: %s needs a value\n%s", flag, usage);
+            return -1;
+        }
+        i++;
+        int rc = 1;
+        for (size_t k = 0; k < sizeof flag_sets / sizeof *flag_sets; k++)
+            if (strcmp(flag, flag_sets[k][0]) == 0)
+                rc = add_set(a, flag_sets[k][1], value);
+        if (rc == 1 && strcmp(flag, "--conf") == 0)
+            a->conf = value, rc = 0;
+        else if (rc == 1 && strcmp(flag, "--set") == 0)
+            rc = a->n_sets < MAX_SETS && (a->sets[a->n_sets] = strdup(value)) ? (a->n_sets++, 0)
+                                                                                : -1;
+        else if (rc == 1 && (strcmp(flag, "--data") == 0 || strcmp(flag, "--redis") == 0))
+            rc = 0, fprintf(stderr, "roomd: %s ignored: this build keeps room state in memory\n",
+                            flag);
+        if (rc != 0) {
+            fprintf(stderr, "roomd: %s: %s\n%s", flag, rc > 0 ? "unknown flag" : "too many",
+                    usage);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    struct args a = {0};
+    char conf[PATH_MAX], err[2048];
+    struct config cfg;
+    int status = 1;
+    if (parse_args(argc, argv, &a) != 0)
+        goto out;
+    if (!a.conf)
+        default_conf(conf, sizeof conf), a.conf = conf;
+    if (config_load(&cfg, a.conf, a.sets, a.n_sets, err, sizeof err) != 0) {
+        fprintf(stderr, "roomd: %s\n", err);
+        config_free(&cfg);
+        goto out;
+    }
+    log_set_level((enum log_level)cfg.log_level);
+    status = server_run(&cfg);
+    config_free(&cfg);
+out:
+    for (int i = 0; i < a.n_sets; i++)
+        free(a.sets[i]);
+    return status;
+}

@@ -1,0 +1,254 @@
+/* server: the event loop, the protocol callback, signals and the stop.
+ *
+ * One thread runs lws's own poll loop. Each iteration first asks lws for
+ * WRITEABLE on every socket that got frames during the last one (once per
+ * socket, however many frames), then polls. Signals arrive on a signalfd
+ * adopted into the loop, so a stop is just another event. */
+#include "server.h"
+
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "ns.h"
+#include "registry.h"
+#include "room.h"
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define STOP_GRACE_US (5 * LWS_US_PER_SEC)
+#define RX_BUFFER 65536
+#define TX_PACKET 65536
+
+struct server_state server;
+
+static lws_sorted_usec_list_t stop_timer;
+static struct lws_context *context;
+
+struct ns *server_find_ns(const char *name, size_t len) {
+    for (int i = 0; i < server.n_ns; i++)
+        if (strlen(server.ns[i]->name) == len && memcmp(server.ns[i]->name, name, len) == 0)
+            return server.ns[i];
+    return NULL;
+}
+
+/* ---- the protocol callback ---- */
+
+static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len) {
+    struct session *s = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return http_on_request(wsi, s, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return http_on_body(s, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return http_on_body_done(s);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return http_on_writable(s);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (s)
+            http_on_closed(s);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return ws_confirm_upgrade(wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        return ws_on_established(wsi, s);
+    case LWS_CALLBACK_RECEIVE:
+        return ws_on_receive(s, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return ws_on_writable(s);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        ws_on_peer_close(s, in, len);
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        ws_on_closed(s);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* ---- signals and the stop ---- */
+
+static void stop_deadline(lws_sorted_usec_list_t *sul) {
+    (void)sul;
+    log_warn("stop: %d WebSockets and %d requests still open after the grace time; exiting",
+             server.ws_open, server.http_pending);
+    server.done = true;
+}
+
+static void close_room(struct room *r, void *arg) {
+    (void)arg;
+    room_close_all(r, 1001, "server shutting down");
+}
+
+static void begin_stop(int signo) {
+    if (server.stopping) {
+        log_warn("second %s: exiting now", strsignal(signo));
+        server.done = true;
+        return;
+    }
+    log_info("%s: stopping (%d WebSockets open)", strsignal(signo), server.ws_open);
+    server.stopping = true;
+    registry_each(close_room, NULL);
+    lws_sul_schedule(context, 0, &stop_timer, stop_deadline, STOP_GRACE_US);
+}
+
+static int on_signal(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len) {
+    (void)user, (void)in, (void)len;
+    if (reason != LWS_CALLBACK_RAW_RX_FILE)
+        return 0;
+    struct signalfd_siginfo si;
+    if (read(lws_get_socket_fd(wsi), &si, sizeof si) == (ssize_t)sizeof si)
+        begin_stop((int)si.ssi_signo);
+    return 0;
+}
+
+static int watch_signals(struct lws_vhost *vh) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+        return -1;
+    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    lws_sock_file_fd_type sfd = {.filefd = fd};
+    if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, sfd, "roomd-signals", NULL)) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- start-up ---- */
+
+static void lws_log(int level, const char *line) {
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    log_print(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+/* Binds host:port once to learn, in one line, why lws could not. */
+static void explain_listen_failure(const char *host, int port) {
+    char service[16];
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &ai);
+    if (rc != 0) {
+        fprintf(stderr, "roomd: cannot listen on %s:%d: %s\n", host, port, gai_strerror(rc));
+        return;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int err = fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    fprintf(stderr, "roomd: cannot listen on %s:%d: %s\n", host, port,
+            err ? strerror(err) : "the WebSocket library refused to start");
+}
+
+static const struct lws_protocols protocols[] = {
+    {"roomd", on_roomd, sizeof(struct session), RX_BUFFER, 0, NULL, TX_PACKET},
+    {"roomd-signals", on_signal, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static struct lws_context *create_context(const struct config *cfg) {
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = cfg->port;
+    info.iface = cfg->host;
+    info.vhost_name = "roomd";
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.timeout_secs = 30;
+    lws_set_log_level(LLL_ERR, lws_log);
+    return lws_create_context(&info);
+}
+
+static int load_namespaces(const struct config *cfg) {
+    server.ns = calloc((size_t)cfg->n_namespaces + 1, sizeof *server.ns);
+    if (!server.ns)
+        return -1;
+    for (int i = 0; i < cfg->n_namespaces; i++) {
+        const struct ns_config *nc = &cfg->namespaces[i];
+        char err[2048];
+        struct ns *ns = ns_new(nc->name, nc->script, nc->settings, cfg->node, &cfg->limits, err,
+                               sizeof err);
+        if (!ns) {
+            fprintf(stderr, "roomd: namespace '%s': %s\n", nc->name, err);
+            return -1;
+        }
+        server.ns[server.n_ns++] = ns;
+    }
+    return 0;
+}
+
+static void free_namespaces(void) {
+    for (int i = 0; i < server.n_ns; i++)
+        ns_free(server.ns[i]);
+    free(server.ns);
+    server.ns = NULL;
+    server.n_ns = 0;
+}
+
+static void run_loop(void) {
+    while (!server.done) {
+        conn_request_writes();
+        if (lws_service(context, 0) < 0)
+            break;
+        if (server.stopping && server.ws_open == 0 && server.http_pending == 0)
+            server.done = true;
+    }
+}
+
+int server_run(const struct config *cfg) {
+    server.cfg = cfg;
+    signal(SIGPIPE, SIG_IGN);
+    if (load_namespaces(cfg) != 0) {
+        free_namespaces();
+        return 1;
+    }
+    context = create_context(cfg);
+    struct lws_vhost *vh = context ? lws_get_vhost_by_name(context, "roomd") : NULL;
+    if (!vh) {
+        explain_listen_failure(cfg->host, cfg->port);
+        if (context)
+            lws_context_destroy(context);
+        free_namespaces();
+        return 1;
+    }
+    if (watch_signals(vh) != 0) {
+        fprintf(stderr, "roomd: cannot watch signals: %s\n", strerror(errno));
+        lws_context_destroy(context);
+        free_namespaces();
+        return 1;
+    }
+    log_info("roomd serving %d namespaces on http://%s:%d/ as node '%s'", server.n_ns, cfg->host,
+             cfg->port, cfg->node);
+    run_loop();
+    lws_sul_cancel(&stop_timer);
+    lws_context_destroy(context);
+    context = NULL;
+    registry_free_all();
+    free_namespaces();
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,60 @@
+/* session: what the server keeps per libwebsockets connection (its
+ * per-session data): the HTTP request being read, handed to a room or
+ * answered; or the WebSocket's conn. Shared by http.c and ws.c, which are
+ * the two halves of the protocol callback in server.c. */
+#ifndef ROOMD_SESSION_H
+#define ROOMD_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct lws;
+struct ns;
+struct conn;
+struct request;
+
+enum session_state {
+    SESSION_IDLE,
+    SESSION_BODY,          /* reading the request body */
+    SESSION_IN_ROOM,       /* the request waits for its turn's answer */
+    SESSION_REPLY_HEADERS, /* the answer is ready: write the headers */
+    SESSION_REPLY_BODY,    /* then the body */
+    SESSION_FILE,          /* lws is sending a static file */
+};
+
+struct session {
+    struct lws *wsi;
+    enum session_state state;
+    struct request *req;
+    struct ns *ns; /* the room the request is for: ns and id (into req->path) */
+    const char *id;
+    size_t id_len;
+    bool close_after; /* the body was not read: close instead of keeping alive */
+    bool counted;     /* counted in server.http_pending */
+
+    struct conn *conn; /* WebSocket */
+    int close_code;    /* as the peer sent it */
+    char close_reason[124];
+};
+
+/* http.c */
+int http_on_request(struct lws *wsi, struct session *s, const char *path);
+int http_on_body(struct session *s, const void *in, size_t len);
+int http_on_body_done(struct session *s);
+int http_on_writable(struct session *s);
+void http_on_closed(struct session *s);
+/* Builds a request from the headers lws still holds for wsi. NULL on out-of-memory. */
+struct request *http_new_request(struct lws *wsi, const char *method, const char *path,
+                                 size_t path_len, size_t rest_off, size_t rest_len);
+/* Answers an upgrade or request at once with {"error": msg}; for CONFIRM_UPGRADE. */
+int http_refuse_now(struct lws *wsi, int status, const char *msg);
+
+/* ws.c */
+int ws_confirm_upgrade(struct lws *wsi);
+int ws_on_established(struct lws *wsi, struct session *s);
+int ws_on_receive(struct session *s, const void *in, size_t len);
+int ws_on_writable(struct session *s);
+void ws_on_peer_close(struct session *s, const void *in, size_t len);
+void ws_on_closed(struct session *s);
+
+#endif
