@@ -208,24 +208,36 @@ int http_on_writable(struct session *s) {
     return 0;
 }
 
+static const char *status_text(int status) {
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    default:
+        return "Service Unavailable";
+    }
+}
+
+/* Written by hand: during an upgrade lws does not know the request's HTTP version yet and
+ * would answer "HTTP/1.0", which WebSocket clients reject. */
 int http_refuse_now(struct lws *wsi, int status, const char *msg) {
-    unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start;
-    unsigned char *end = buf + sizeof buf - 1;
+    unsigned char buf[LWS_PRE + 1024];
     json_t *obj = json_pack("{s:s}", "error", msg);
     char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
-    size_t len = body ? strlen(body) : 0;
-    if (!body || len > 512 ||
-        lws_add_http_common_headers(wsi, (unsigned int)status, "application/json", len, &p, end) ||
-        lws_finalize_http_header(wsi, &p, end)) {
-        free(body);
+    if (!body)
         return -1;
-    }
-    memcpy(p, body, len);
-    p += len;
+    int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                     "content-length: %zu\r\nconnection: close\r\n\r\n%s",
+                     status, status_text(status), strlen(body), body);
     free(body);
-    /* One write of headers and body together: the socket is fresh and takes it whole. */
-    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+    if (n < 0 || (size_t)n >= sizeof buf - LWS_PRE)
+        return -1;
+    lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
     return 1;
 }
 

@@ -72,19 +72,23 @@ int ws_on_established(struct lws *wsi, struct session *s) {
     struct room *r = ns ? registry_get(ns, rt.id, rt.id_len) : NULL;
     if (!r)
         return -1;
-    s->conn = conn_new(wsi, r, &server.cfg->limits);
-    if (!s->conn)
+    struct conn *c = conn_new(wsi, r, &server.cfg->limits);
+    if (!c)
         return -1;
-    s->conn->join_req = http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri),
-                                         rt.rest_len);
+    c->join_req = http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri),
+                                   rt.rest_len);
+    if (!c->join_req) {
+        conn_free(c);
+        return -1;
+    }
+    s->conn = c;
     server.ws_open++;
-    room_post_join(r, s->conn);
-    if (!s->conn->join_req)
-        conn_close(s->conn, 1011, "out of memory");
-    else if (r->n_conns > server.cfg->limits.connections_per_room)
-        conn_close(s->conn, 1013, "room is full");
+    /* Refusals decided here skip the join turn: a closing conn is never joined. */
+    if (r->n_conns >= server.cfg->limits.connections_per_room)
+        conn_close(c, 1013, "room is full");
     else if (server.stopping)
-        conn_close(s->conn, 1001, "server shutting down");
+        conn_close(c, 1001, "server shutting down");
+    room_post_join(r, c);
     return 0;
 }
 

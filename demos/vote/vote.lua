@@ -65,7 +65,8 @@ function Vote.request(room, req)
         return { status = 405, json = { error = "use GET or POST" } }
     end
     if req.json == nil then
-        return { status = 400, json = { error = "body must be JSON: " .. (req.json_error or "empty") } }
+        local why = req.json_error or "the body is empty"
+        return { status = 400, json = { error = "body must be JSON: " .. why } }
     end
     local s, err = cast(room, req.json)
     if not s then

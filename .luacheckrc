@@ -1,0 +1,7 @@
+-- luacheck settings for room scripts, configs and test rooms.
+std = "luajit"
+max_line_length = 120
+
+-- Room scripts run in roomd's sandbox, which provides `json`.
+files["demos"] = { read_globals = { "json" } }
+files["tests/lua"] = { read_globals = { "json" } }

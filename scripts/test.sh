@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, lints, and runs the whole test suite
+# twice: on the optimised build and under ASan + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+scripts/build.sh --sanitize
+
+echo "== luacheck"
+luacheck --quiet conf demos tests/lua
+
+echo "== clang-format"
+clang-format --dry-run -Werror server/*.[ch] rooms/*.[ch] lua/*.[ch] tests/unit/*.[ch]
+
+echo "== tests (optimised build)"
+(cd build && ctest --output-on-failure --timeout 300)
+
+echo "== tests (ASan + UBSan)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure --timeout 600)
