@@ -15,6 +15,7 @@ return {
         body_bytes = 1048576, -- largest HTTP request body (413)
         connections_per_room = 32768, -- joins past it get 503
         send_queue_bytes = 1048576, -- per socket; past it the socket is closed 1013
+        send_queue_messages = 4096, -- frames per socket; past it, the same
         room_queue = 4096, -- events waiting for one room; past it 503
         json_depth = 64, -- deepest JSON nesting, both ways
         attachment_bytes = 2048, -- largest conn attachment, JSON-encoded
