@@ -315,6 +315,7 @@ static int room_request(struct lws *wsi, struct session *s, const struct route *
         return 0;
     if (body) {
         s->state = SESSION_BODY;
+        s->close_after = false;
         return 0;
     }
     return dispatch(s);
@@ -326,7 +327,10 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
     s->wsi = wsi;
     s->state = SESSION_IDLE;
-    s->close_after = s->counted = false;
+    s->counted = false;
+    /* A body we answer without reading would be parsed as the next request: close instead. */
+    s->close_after = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+                     lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     (void)uri;
     (void)uri_len;
     if (method < 0 || method >= (int)(sizeof method_names / sizeof *method_names))
