@@ -283,17 +283,22 @@ static bool is_json_type(struct lws *wsi) {
     return strncasecmp(ct, "application/json", 16) == 0;
 }
 
+/* The Content-Length the client announced, 0 if none. */
+static unsigned long long declared_length(struct lws *wsi) {
+    char cl[32];
+    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return 0;
+    return strtoull(cl, NULL, 10);
+}
+
 /* Whether a body follows; answers 411/413 itself when it cannot be taken. */
 static int expect_body(struct lws *wsi, struct session *s, bool *body) {
-    char cl[32];
     *body = false;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
         s->close_after = true;
         return reply_error(s, 411, "send the body with a Content-Length");
     }
-    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-        return 0;
-    unsigned long long n = strtoull(cl, NULL, 10);
+    unsigned long long n = declared_length(wsi);
     if (n > server.cfg->limits.body_bytes) {
         s->close_after = true;
         return reply_error(s, 413, "request body too large");
@@ -329,7 +334,7 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     s->state = SESSION_IDLE;
     s->counted = false;
     /* A body we answer without reading would be parsed as the next request: close instead. */
-    s->close_after = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+    s->close_after = declared_length(wsi) > 0 ||
                      lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     (void)uri;
     (void)uri_len;
