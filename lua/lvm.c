@@ -9,6 +9,7 @@
 
 #include "ljson.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -64,9 +65,9 @@ static void *lvm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 }
 
 static const char *const safe_globals[] = {
-    "assert", "error",  "ipairs",   "next",         "pairs",        "pcall",
-    "select", "tonumber", "tostring", "type",       "unpack",       "xpcall",
-    "rawequal", "rawget", "rawset",  "setmetatable", "getmetatable", NULL,
+    "assert",   "error",    "ipairs",   "next",         "pairs",        "pcall",
+    "select",   "tonumber", "tostring", "type",         "unpack",       "xpcall",
+    "rawequal", "rawget",   "rawset",   "setmetatable", "getmetatable", NULL,
 };
 static const char *const safe_libs[] = {"string", "table", "math", "bit", NULL};
 static const char *const safe_os[] = {"time", "clock", "date", NULL};
@@ -217,7 +218,9 @@ int lvm_load(struct lvm *vm, const char *path, char *err, size_t errlen) {
     int rc = lua_cpcall(vm->L, load_script, &a);
     free((char *)a.text);
     if (rc != 0) {
-        snprintf(err, errlen, "%s", lua_tostring(vm->L, -1));
+        const char *msg = lua_tostring(vm->L, -1);
+        bool named = msg && strncmp(msg, path, strlen(path)) == 0;
+        snprintf(err, errlen, "%s%s%s", named ? "" : path, named ? "" : ": ", msg ? msg : "?");
         lua_pop(vm->L, 1);
         return -1;
     }
@@ -244,11 +247,26 @@ struct trace_args {
     size_t errlen;
 };
 
+/* Copies src to dst, leaving out the " at 0x..." addresses of C functions: logs show no
+ * pointers. */
+static void copy_without_addresses(char *dst, size_t len, const char *src) {
+    size_t n = 0;
+    while (*src && n + 1 < len) {
+        if (strncmp(src, " at 0x", 6) == 0) {
+            for (src += 6; isxdigit((unsigned char)*src); src++)
+                ;
+            continue;
+        }
+        dst[n++] = *src++;
+    }
+    dst[n] = '\0';
+}
+
 static int trace(lua_State *L) {
     struct trace_args *a = lua_touserdata(L, 1);
     const char *msg = lua_tostring(a->co, -1);
     luaL_traceback(L, a->co, msg ? msg : "(error object is not a string)", 0);
-    snprintf(a->err, a->errlen, "%s", lua_tostring(L, -1));
+    copy_without_addresses(a->err, a->errlen, lua_tostring(L, -1));
     return 0;
 }
 
@@ -293,16 +311,20 @@ static int new_thread(lua_State *L) {
 
 lua_State *lvm_new_thread(struct lvm *vm, int *ref) {
     struct new_thread_args a = {NULL, LUA_NOREF};
-    if (lua_cpcall(vm->L, new_thread, &a) != 0) {
+    for (int attempt = 0; lua_cpcall(vm->L, new_thread, &a) != 0; attempt++) {
         lua_pop(vm->L, 1);
-        return NULL;
+        if (attempt == 1)
+            return NULL;
+        lua_gc(vm->L, LUA_GCCOLLECT, 0);
     }
     *ref = a.ref;
     return a.co;
 }
 
-void lvm_unref(struct lvm *vm, int ref) {
+void lvm_release_thread(struct lvm *vm, int ref) {
     luaL_unref(vm->L, LUA_REGISTRYINDEX, ref);
+    if (vm->limit && vm->used > vm->limit / 4 * 3)
+        lua_gc(vm->L, LUA_GCCOLLECT, 0);
 }
 
 size_t lvm_memory(const struct lvm *vm) {

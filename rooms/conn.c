@@ -8,9 +8,9 @@
  * partial send, so there is exactly one. */
 #include "conn.h"
 
-#include "room_limits.h"
 #include "log.h"
 #include "outbuf.h"
+#include "room_limits.h"
 
 #include <libwebsockets.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* ns: one room script in one VM; see ns.h. */
 #include "ns.h"
 
-#include "room_limits.h"
 #include "ljson.h"
 #include "lvm.h"
+#include "room_limits.h"
 #include "room_lua.h"
 
 #include <lauxlib.h>
@@ -29,8 +29,8 @@ static int open_bindings(lua_State *L) {
     return 0;
 }
 
-struct ns *ns_new(const char *name, const char *script, const char *settings_json,
-                  const char *node, const struct limits *limits, char *err, size_t errlen) {
+struct ns *ns_new(const char *name, const char *script, const char *settings_json, const char *node,
+                  const struct limits *limits, char *err, size_t errlen) {
     struct ns *ns = calloc(1, sizeof *ns);
     if (!ns || !(ns->name = strdup(name)) || !(ns->script = strdup(script))) {
         snprintf(err, errlen, "out of memory");

@@ -20,8 +20,8 @@ struct ns {
 
 /* Creates the VM, the room bindings and room.settings (decoded from settings_json), and loads
  * the script. NULL with a one-line reason in err when any of that fails. */
-struct ns *ns_new(const char *name, const char *script, const char *settings_json,
-                  const char *node, const struct limits *limits, char *err, size_t errlen);
+struct ns *ns_new(const char *name, const char *script, const char *settings_json, const char *node,
+                  const struct limits *limits, char *err, size_t errlen);
 
 /* Frees the namespace and its VM. Every room of it must be gone. Accepts NULL. */
 void ns_free(struct ns *ns);

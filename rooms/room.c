@@ -7,13 +7,13 @@
 #include "room.h"
 
 #include "conn.h"
-#include "room_limits.h"
 #include "ljson.h"
 #include "log.h"
 #include "lvm.h"
 #include "ns.h"
 #include "outbuf.h"
 #include "request.h"
+#include "room_limits.h"
 #include "room_lua.h"
 
 #include <jansson.h>
@@ -166,15 +166,15 @@ static void remove_conn(struct room *r, struct conn *c) {
 
 /* Drops the coroutine after a failed turn: a dead coroutine cannot run again. */
 static void drop_thread(struct room *r) {
-    lvm_unref(r->ns->vm, r->thread_ref);
+    lvm_release_thread(r->ns->vm, r->thread_ref);
     r->thread_ref = LUA_NOREF;
     r->co = NULL;
 }
 
 static enum lvm_result run_turn(struct room *r, struct turn *t) {
     char err[4096];
-    const char *what = t->ev ? (const char *[]){"request", "join", "message", "leave"}[t->ev->kind]
-                             : "init";
+    const char *what =
+        t->ev ? (const char *[]){"request", "join", "message", "leave"}[t->ev->kind] : "init";
     if (!r->co && !(r->co = lvm_new_thread(r->ns->vm, &r->thread_ref))) {
         log_error("[room %s] out of memory for the room's coroutine", r->tag);
         return LVM_FAILED;
@@ -255,7 +255,7 @@ static void fail_unstarted(struct room *r, struct event *ev) {
         request_fail(ev->req, 500, "room failed to start");
     else if (ev->kind == EVENT_MESSAGE)
         snprintf(t.bad_message, sizeof t.bad_message, "room failed to start");
-    complete_event(r, &t, LVM_FAILED);
+    complete_event(r, &t, ev->kind == EVENT_REQUEST ? LVM_DONE : LVM_FAILED);
 }
 
 /* An event nobody is left to run for (see wanted): only the bookkeeping. */

@@ -38,7 +38,7 @@ struct room {
     struct room *hash_next;
 
     bool started;
-    bool draining; /* inside drain: turns are running */
+    bool draining;            /* inside drain: turns are running */
     int self_ref, thread_ref; /* in the VM's registry */
     lua_State *co;            /* the room's coroutine, NULL after a failed turn */
 

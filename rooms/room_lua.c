@@ -7,12 +7,12 @@
 #include "room_lua.h"
 
 #include "conn.h"
-#include "room_limits.h"
 #include "ljson.h"
 #include "ns.h"
 #include "outbuf.h"
 #include "request.h"
 #include "room.h"
+#include "room_limits.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -447,7 +447,7 @@ void room_lua_take_response(lua_State *L, struct request *req, int nres, int jso
         luaL_error(L, "a request handler returns a table like {status = 200, json = {...}}");
     lua_getfield(L, res, "status");
     lua_Number status = lua_isnil(L, -1) ? 200 : lua_tonumber(L, -1);
-    if (status < 100 || status > 599 || status != (int)status)
+    if (!(status >= 100 && status <= 599) || status != (int)status)
         luaL_error(L, "the response's status must be an integer from 100 to 599");
     req->status = (int)status;
     lua_getfield(L, res, "headers");

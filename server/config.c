@@ -94,7 +94,9 @@ static void apply_set(lua_State *L, int cfg, const char *set) {
             lua_pushvalue(L, -2);
             lua_rawset(L, -4);
         } else if (!lua_istable(L, -1)) {
-            luaL_error(L, "--set %s: '%.*s' is not a table", set, (int)(p - part), part);
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(p - part), part);
+            luaL_error(L, "--set %s: '%s' is not a table", set, name);
         }
     }
     lua_pushlstring(L, part, (size_t)(eq - part));
@@ -105,8 +107,12 @@ static void apply_set(lua_State *L, int cfg, const char *set) {
 
 static const char *opt_string(lua_State *L, int t, const char *key, const char *def) {
     lua_getfield(L, t, key);
-    const char *s = lua_isnil(L, -1) ? def : lua_tostring(L, -1);
-    if (!s || (!lua_isnil(L, -1) && !lua_isstring(L, -1)))
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return def;
+    }
+    const char *s = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+    if (!s)
         luaL_error(L, "config: '%s' must be a string", key);
     lua_pop(L, 1); /* the string stays alive in the config table */
     return s;
@@ -117,7 +123,7 @@ static double opt_number(lua_State *L, int t, const char *key, double def, doubl
     double d = lua_isnil(L, -1) ? def : lua_tonumber(L, -1);
     if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
         luaL_error(L, "config: '%s' must be a number", key);
-    if (d < lo || d > hi || d != (double)(long long)d)
+    if (!(d >= lo && d <= hi) || d != (double)(long long)d)
         luaL_error(L, "config: '%s' must be a whole number from %.0f to %.0f", key, lo, hi);
     lua_pop(L, 1);
     return d;
@@ -137,9 +143,9 @@ static void check_keys(lua_State *L, int t, const char *const *names, const char
 
 static void read_limits(lua_State *L, int t, struct limits *lim) {
     static const char *const names[] = {
-        "message_bytes", "body_bytes", "connections_per_room", "send_queue_bytes",
-        "send_queue_messages", "room_queue", "json_depth", "attachment_bytes",
-        "vm_memory_bytes", NULL};
+        "message_bytes",       "body_bytes", "connections_per_room", "send_queue_bytes",
+        "send_queue_messages", "room_queue", "json_depth",           "attachment_bytes",
+        "vm_memory_bytes",     NULL};
     if (lua_isnil(L, t)) {
         lua_newtable(L);
         lua_replace(L, t);

@@ -161,9 +161,8 @@ static int write_headers(struct session *s) {
                                         (int)strlen(v), &p, end))
             return -1;
     }
-    if (s->close_after &&
-        lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION, (unsigned char *)"close", 5,
-                                     &p, end))
+    if (s->close_after && lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION,
+                                                       (unsigned char *)"close", 5, &p, end))
         return -1;
     return lws_finalize_write_http_header(s->wsi, start, &p, end) ? -1 : 0;
 }
@@ -334,8 +333,8 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     s->state = SESSION_IDLE;
     s->counted = false;
     /* A body we answer without reading would be parsed as the next request: close instead. */
-    s->close_after = declared_length(wsi) > 0 ||
-                     lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    s->close_after =
+        declared_length(wsi) > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     (void)uri;
     (void)uri_len;
     if (method < 0 || method >= (int)(sizeof method_names / sizeof *method_names))

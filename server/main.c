@@ -13,9 +13,8 @@
 
 #define MAX_SETS 256
 
-static const char usage[] =
-    "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
-    "             [--data DIR] [--redis URL] [--set NAME=VALUE]...\n";
+static const char usage[] = "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
+                            "             [--data DIR] [--redis URL] [--set NAME=VALUE]...\n";
 
 /* The default config: conf/default.lua beside the binary's build folder, else under the
  * working directory. */
@@ -73,13 +72,12 @@ static int parse_args(int argc, char **argv, struct args *a) {
             a->conf = value, rc = 0;
         else if (rc == 1 && strcmp(flag, "--set") == 0)
             rc = a->n_sets < MAX_SETS && (a->sets[a->n_sets] = strdup(value)) ? (a->n_sets++, 0)
-                                                                                : -1;
+                                                                              : -1;
         else if (rc == 1 && (strcmp(flag, "--data") == 0 || strcmp(flag, "--redis") == 0))
-            rc = 0, fprintf(stderr, "roomd: %s ignored: this build keeps room state in memory\n",
-                            flag);
+            rc = 0,
+            fprintf(stderr, "roomd: %s ignored: this build keeps room state in memory\n", flag);
         if (rc != 0) {
-            fprintf(stderr, "roomd: %s: %s\n%s", flag, rc > 0 ? "unknown flag" : "too many",
-                    usage);
+            fprintf(stderr, "roomd: %s: %s\n%s", flag, rc > 0 ? "unknown flag" : "too many", usage);
             return -1;
         }
     }

@@ -190,8 +190,8 @@ static int load_namespaces(const struct config *cfg) {
     for (int i = 0; i < cfg->n_namespaces; i++) {
         const struct ns_config *nc = &cfg->namespaces[i];
         char err[2048];
-        struct ns *ns = ns_new(nc->name, nc->script, nc->settings, cfg->node, &cfg->limits, err,
-                               sizeof err);
+        struct ns *ns =
+            ns_new(nc->name, nc->script, nc->settings, cfg->node, &cfg->limits, err, sizeof err);
         if (!ns) {
             fprintf(stderr, "roomd: namespace '%s': %s\n", nc->name, err);
             return -1;

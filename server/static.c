@@ -9,13 +9,16 @@
 
 static enum static_result check_inside(const char *root, const char *joined, char *out,
                                        size_t outlen) {
-    char real[PATH_MAX];
+    char real[PATH_MAX], real_root[PATH_MAX];
+    if (!realpath(root, real_root))
+        return STATIC_MISSING;
     if (!realpath(joined, real))
         return STATIC_MISSING;
-    size_t n = strlen(root);
-    if (strncmp(real, root, n) != 0 || (real[n] != '/' && real[n] != '\0'))
+    size_t n = strlen(real_root);
+    if (strncmp(real, real_root, n) != 0 || (real[n] != '/' && real[n] != '\0'))
         return STATIC_FORBIDDEN;
-    snprintf(out, outlen, "%s", real);
+    if (snprintf(out, outlen, "%s", real) >= (int)outlen)
+        return STATIC_FORBIDDEN;
     return STATIC_FOUND;
 }
 

@@ -75,8 +75,8 @@ int ws_on_established(struct lws *wsi, struct session *s) {
     struct conn *c = conn_new(wsi, r, &server.cfg->limits);
     if (!c)
         return -1;
-    c->join_req = http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri),
-                                   rt.rest_len);
+    c->join_req =
+        http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri), rt.rest_len);
     if (!c->join_req) {
         conn_free(c);
         return -1;
