@@ -382,18 +382,55 @@ int http_on_body(struct session *s, const void *in, size_t len) {
     return 0;
 }
 
+/* Nesting depth of v: a scalar is 0, [] is 1. */
+static int json_depth(json_t *v) {
+    int deepest = 0;
+    size_t i;
+    const char *key;
+    json_t *item;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item) {
+            int d = json_depth(item);
+            deepest = d > deepest ? d : deepest;
+        }
+        return deepest + 1;
+    }
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, item) {
+            int d = json_depth(item);
+            deepest = d > deepest ? d : deepest;
+        }
+        return deepest + 1;
+    }
+    return 0;
+}
+
+/* A body that says it is JSON must be JSON, within the nesting limit, before any turn. */
+static int check_json_body(struct session *s) {
+    json_error_t jerr;
+    char msg[200];
+    json_t *v = json_loadb(s->req->body, s->req->body_len, JSON_DECODE_ANY, &jerr);
+    if (!v) {
+        snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
+        return reply_error(s, 400, msg);
+    }
+    int depth = json_depth(v);
+    json_decref(v);
+    if (depth > server.cfg->limits.json_depth) {
+        snprintf(msg, sizeof msg, "JSON nested %d deep, over the limit of %d", depth,
+                 server.cfg->limits.json_depth);
+        return reply_error(s, 400, msg);
+    }
+    return 1;
+}
+
 int http_on_body_done(struct session *s) {
     if (s->state != SESSION_BODY)
         return 0;
     if (is_json_type(s->wsi)) {
-        json_error_t jerr;
-        json_t *v = json_loadb(s->req->body, s->req->body_len, JSON_DECODE_ANY, &jerr);
-        if (!v) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
-            return reply_error(s, 400, msg);
-        }
-        json_decref(v);
+        int rc = check_json_body(s);
+        if (rc != 1)
+            return rc;
     }
     return dispatch(s);
 }
