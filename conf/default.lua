@@ -9,6 +9,9 @@ return {
     node = nil, -- default: the host name
     log_level = "info", -- error, warn, info or debug
     static_root = "../demos/www",
+    -- Request headers beyond the ~100 common ones libwebsockets knows by name
+    -- that rooms should see in req.headers (it cannot list unknown ones).
+    custom_headers = {},
 
     limits = {
         message_bytes = 1048576, -- largest WebSocket message in (close 1009)

@@ -8,12 +8,14 @@ return {
     node = "test-node",
     log_level = "info",
     static_root = "../demos/www",
+    custom_headers = { "x-test-header" },
 
     limits = {
         message_bytes = 1048576, -- test_limits: 1 MiB + 1 closes with 1009
         body_bytes = 1048576, -- test_limits: 1 MiB + 1 gets 413
         connections_per_room = 2048, -- test_fanout joins 1,000 to one room
         send_queue_bytes = 1048576, -- test_slow_consumer: culls a reader past 1 MiB
+        send_queue_messages = 4096,
         room_queue = 4096,
         json_depth = 64,
         attachment_bytes = 2048, -- test_gate: a larger attachment is refused

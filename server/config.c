@@ -8,6 +8,7 @@
 #include "log.h"
 #include "route.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <lualib.h>
@@ -210,9 +211,39 @@ static void read_namespaces(lua_State *L, struct load *ld, int t) {
     }
 }
 
+#define MAX_CUSTOM_HEADERS 32
+
+/* custom_headers = {"x-api-key", ...}: kept as "x-api-key:", the form lws looks them up by. */
+static void read_custom_headers(lua_State *L, struct config *cfg, int t) {
+    if (lua_isnil(L, t))
+        return;
+    int n = lua_istable(L, t) ? (int)lua_objlen(L, t) : -1;
+    if (n < 0 || n > MAX_CUSTOM_HEADERS)
+        luaL_error(L, "config: 'custom_headers' must be a list of at most %d header names",
+                   MAX_CUSTOM_HEADERS);
+    if (!(cfg->custom_headers = calloc((size_t)n + 1, sizeof *cfg->custom_headers)))
+        luaL_error(L, "out of memory");
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, t, i);
+        size_t len;
+        const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        if (!name || len == 0 || len > 64 || strpbrk(name, ": \t\r\n"))
+            luaL_error(L, "config: custom_headers[%d] is not a header name", i);
+        char *h = malloc(len + 2);
+        if (!h)
+            luaL_error(L, "out of memory");
+        for (size_t k = 0; k < len; k++)
+            h[k] = (char)tolower((unsigned char)name[k]);
+        memcpy(h + len, ":", 2);
+        cfg->custom_headers[cfg->n_custom_headers++] = h;
+        lua_pop(L, 1);
+    }
+}
+
 static void read_config(lua_State *L, struct load *ld, int t) {
-    static const char *const names[] = {"host",   "port",        "node",       "log_level",
-                                        "limits", "static_root", "namespaces", NULL};
+    static const char *const names[] = {"host",       "port",           "node",
+                                        "log_level",  "limits",         "static_root",
+                                        "namespaces", "custom_headers", NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, t, names, "the config");
     cfg->host = strdup(opt_string(L, t, "host", "127.0.0.1"));
@@ -230,6 +261,8 @@ static void read_config(lua_State *L, struct load *ld, int t) {
         luaL_error(L, "out of memory");
     lua_getfield(L, t, "limits");
     read_limits(L, lua_gettop(L), &cfg->limits);
+    lua_getfield(L, t, "custom_headers");
+    read_custom_headers(L, cfg, lua_gettop(L));
     lua_getfield(L, t, "namespaces");
     read_namespaces(L, ld, lua_gettop(L));
 }
@@ -281,6 +314,9 @@ void config_free(struct config *cfg) {
         free(cfg->namespaces[i].settings);
     }
     free(cfg->namespaces);
+    for (int i = 0; i < cfg->n_custom_headers; i++)
+        free(cfg->custom_headers[i]);
+    free(cfg->custom_headers);
     free(cfg->host);
     free(cfg->node);
     free(cfg->static_root);

@@ -22,7 +22,9 @@ struct config {
     int port;
     char *node;
     int log_level;
-    char *static_root; /* absolute path, or NULL when there is none */
+    char *static_root;     /* absolute path, or NULL when there is none */
+    char **custom_headers; /* request headers beyond the ones lws knows ("name:", lower case) */
+    int n_custom_headers;
     struct limits limits;
     struct ns_config *namespaces;
     int n_namespaces;

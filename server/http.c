@@ -59,9 +59,32 @@ static int read_query(struct lws *wsi, struct request *req) {
     return 0;
 }
 
-/* Copies every header lws parsed (those it knows by name). */
+/* Copies the configured custom headers lws kept by name. */
+static int read_custom_headers(struct lws *wsi, struct request *req) {
+    const struct config *cfg = server.cfg;
+    for (int i = 0; i < cfg->n_custom_headers; i++) {
+        const char *name = cfg->custom_headers[i];
+        int nlen = (int)strlen(name), len = lws_hdr_custom_length(wsi, name, nlen);
+        if (len < 0)
+            continue;
+        char *value = malloc((size_t)len + 1);
+        if (!value || lws_hdr_custom_copy(wsi, value, len + 1, name, nlen) < 0) {
+            free(value);
+            continue;
+        }
+        int rc = add_field(req->headers, &req->n_headers, name, (size_t)nlen - 1, value);
+        free(value);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Copies every header lws knows by name (about a hundred common ones), then the configured
+ * custom ones: lws 4.1 cannot list the others. */
 static int read_headers(struct lws *wsi, struct request *req) {
-    req->headers = calloc(WSI_TOKEN_COUNT, sizeof *req->headers);
+    req->headers =
+        calloc(WSI_TOKEN_COUNT + (size_t)server.cfg->n_custom_headers, sizeof *req->headers);
     if (!req->headers)
         return -1;
     for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
@@ -80,7 +103,7 @@ static int read_headers(struct lws *wsi, struct request *req) {
         if (rc != 0)
             return -1;
     }
-    return 0;
+    return read_custom_headers(wsi, req);
 }
 
 struct request *http_new_request(struct lws *wsi, const char *method, const char *path,

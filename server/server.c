@@ -179,8 +179,11 @@ static struct lws_context *create_context(const struct config *cfg) {
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 30;
+    /* Quiet while starting: a failure is explained in one line by explain_listen_failure. */
+    lws_set_log_level(0, lws_log);
+    struct lws_context *ctx = lws_create_context(&info);
     lws_set_log_level(LLL_ERR, lws_log);
-    return lws_create_context(&info);
+    return ctx;
 }
 
 static int load_namespaces(const struct config *cfg) {

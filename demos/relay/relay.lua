@@ -3,10 +3,18 @@
 local Relay = {}
 
 function Relay.request(room, req)
-    if req.method ~= "GET" then
+    if req.rest ~= "" then
+        return { status = 404, json = { error = "relay rooms have no sub-paths" } }
+    elseif req.method ~= "GET" then
         return { status = 405, json = { error = "use GET" } }
     end
     return { status = 200, json = { connections = #room:connections() } }
+end
+
+function Relay.join(_, _, req)
+    if req.rest ~= "" then
+        return false, "relay rooms have no sub-paths"
+    end
 end
 
 function Relay.message(room, conn, msg)

@@ -75,7 +75,10 @@ function Vote.request(room, req)
     return { json = s }
 end
 
-function Vote.join(room, conn)
+function Vote.join(room, conn, req)
+    if req.rest ~= "" then
+        return false, "vote rooms have no sub-paths"
+    end
     conn:send(state(room))
 end
 

@@ -7,13 +7,16 @@ SIGTERM, asserting exit status 0 and no sanitizer report in its log. The
 server's stdout and stderr go to one log file per server, so a failing test
 prints its tail and tests can search it.
 
-Everything here is bounded: every wait has a timeout, every loop a count, and
-a watchdog ends the whole program (and, through PR_SET_PDEATHSIG, its servers)
-if a test hangs anyway. Only the standard library and websockets (10.x,
-asyncio client) are used.
+Everything here is bounded: every wait has a timeout, every loop a count, each
+async test a time limit, and the tests of one program share a time budget
+(tests that start after it is spent fail at once). A watchdog ends the whole
+program (and, through PR_SET_PDEATHSIG, its servers) if something hangs anyway,
+so a broken server makes a file fail in well under two minutes. Only the
+standard library and websockets (10.x, asyncio client) are used.
 """
 
 import asyncio
+import atexit
 import base64
 import collections
 import ctypes
@@ -44,15 +47,15 @@ DEFAULT_CONF = "conf/test.lua"
 DEFAULT_NODE = "it-node"
 
 START_TIMEOUT = float(os.environ.get("ROOMD_TEST_START_TIMEOUT", "30"))
-STOP_TIMEOUT = 20.0
-WATCHDOG_SECONDS = float(os.environ.get("ROOMD_TEST_WATCHDOG", "110"))
+STOP_TIMEOUT = 15.0
+BUDGET_SECONDS = float(os.environ.get("ROOMD_TEST_BUDGET", "60"))
+WATCHDOG_SECONDS = float(os.environ.get("ROOMD_TEST_WATCHDOG", "90"))
+DEADLINE = time.monotonic() + BUDGET_SECONDS
 
-SANITIZER_MARKS = (
-    "ERROR: AddressSanitizer",
-    "ERROR: LeakSanitizer",
-    "runtime error:",
-    "WARNING: ThreadSanitizer",
-)
+# ASan/LSan report headers, and UBSan's "file.c:12:5: runtime error: ..." lines
+# (anchored on file:line:column so a Lua error that says "runtime error" is no match).
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer"
+                              r"|:\d+:\d+: runtime error:")
 
 faulthandler.enable()
 faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
@@ -70,11 +73,25 @@ def free_port():
 
 
 def die_with_parent():
-    """preexec_fn: the server gets SIGTERM if this test program dies."""
+    """preexec_fn: the server is killed if this test program dies."""
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def budget_left():
+    """Seconds left of this program's time budget (may be negative)."""
+    return DEADLINE - time.monotonic()
+
+
+def within_budget(seconds):
+    """seconds, cut to what is left of the budget; fails once it is spent."""
+    left = budget_left()
+    if left <= 0:
+        raise AssertionError("the time budget of this test program (%.0fs) is spent"
+                             % BUDGET_SECONDS)
+    return min(seconds, left)
 
 
 def is_sanitized():
@@ -87,7 +104,7 @@ def is_sanitized():
 
 
 def sanitizer_reports(text):
-    return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKS)]
+    return [line for line in text.splitlines() if SANITIZER_REPORT.search(line)]
 
 
 def child_pids(pid):
@@ -224,6 +241,7 @@ class Server:
             log.close()
 
     def _wait_ready(self, timeout):
+        timeout = within_budget(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             rc = self.proc.poll()
@@ -233,8 +251,8 @@ class Server:
             try:
                 if http_request(self.port, "GET", "/healthz", timeout=1).status == 200:
                     return
-            except (OSError, http.client.HTTPException):
-                pass
+            except (OSError, http.client.HTTPException, AssertionError):
+                pass  # not listening yet
             time.sleep(0.05)
         raise AssertionError("roomd did not answer /healthz within %.0fs:\n%s"
                              % (timeout, self.log_tail()))
@@ -302,9 +320,10 @@ class Server:
         self.assert_clean_exit(self.stop())
 
     def cleanup(self):
-        """Removes the temporary folder (log and data); kills what is left."""
+        """Kills what is left; the temporary folder (log and data) goes when the
+        program exits, so a failing test can still print the log."""
         self.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        atexit.register(shutil.rmtree, self.tmp, True)
 
     # -- observation --
 
@@ -319,10 +338,11 @@ class Server:
         return rss_kib(self.proc.pid)
 
     def log_text(self):
-        if not self.log_path:
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
             return ""
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
 
     def log_tail(self, lines=60):
         text = self.log_text().splitlines()[-lines:]
@@ -331,7 +351,7 @@ class Server:
 
     def wait_for_log(self, predicate, timeout=5.0):
         """Polls the log until predicate(text) is true; returns the text (or None)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_budget(timeout)
         while True:
             text = self.log_text()
             if predicate(text):
@@ -342,7 +362,7 @@ class Server:
 
     # -- conveniences bound to this server --
 
-    def http(self, method, path, body=None, headers=None, timeout=10):
+    def http(self, method, path, body=None, headers=None, timeout=5):
         return http_request(self.port, method, path, body, headers, timeout)
 
     def get(self, path, **kw):
@@ -388,27 +408,31 @@ def _result(status, headers, raw):
     return res
 
 
-def http_request(port, method, path, body=None, headers=None, timeout=10, conn=None):
+def http_request(port, method, path, body=None, headers=None, timeout=5, conn=None):
     """One request on a new connection (or on conn, an http.client.HTTPConnection)."""
     headers = dict(headers or {})
     data = _encode_body(body, headers)
     own = conn is None
     if own:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=within_budget(timeout))
     try:
         conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
         hdrs = {k.lower(): v for k, v in resp.getheaders()}
         return _result(resp.status, hdrs, raw)
+    except (http.client.RemoteDisconnected, ConnectionResetError) as e:
+        raise AssertionError("%s %s: the server closed the connection without an answer (%s)"
+                             % (method, path, e)) from None
     finally:
         if own:
             conn.close()
 
 
-def raw_http(port, request_bytes, timeout=10):
+def raw_http(port, request_bytes, timeout=5):
     """Sends raw bytes (tolerating a server that answers and closes before all
     were sent) and parses the one response that comes back."""
+    timeout = within_budget(timeout)
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         try:
@@ -478,16 +502,17 @@ def _recv_some(s, deadline):
 # ---------------------------------------------------------------- WebSocket (websockets)
 
 
-async def ws_connect(port, path, open_timeout=10, **kw):
+async def ws_connect(port, path, open_timeout=5, **kw):
     """A websockets client connection (no keepalive pings, 64 MiB max message)."""
     kw.setdefault("max_size", 64 << 20)
     kw.setdefault("ping_interval", None)
     kw.setdefault("close_timeout", 5)
     return await websockets.connect("ws://127.0.0.1:%d%s" % (port, path),
-                                    open_timeout=open_timeout, **kw)
+                                    open_timeout=within_budget(open_timeout), **kw)
 
 
 async def ws_recv(ws, timeout=5.0):
+    timeout = within_budget(timeout)
     try:
         return await asyncio.wait_for(ws.recv(), timeout)
     except asyncio.TimeoutError:
@@ -519,6 +544,7 @@ async def ws_expect_silence(ws, seconds=0.5):
 
 async def ws_expect_close(ws, timeout=10.0, max_messages=10000):
     """Reads (and drops) messages until the server closes; returns (code, reason)."""
+    timeout = within_budget(timeout)
     deadline = time.monotonic() + timeout
     for _ in range(max_messages):
         left = deadline - time.monotonic()
@@ -533,7 +559,7 @@ async def ws_expect_close(ws, timeout=10.0, max_messages=10000):
     raise AssertionError("the server did not close the WebSocket within %.1fs" % timeout)
 
 
-async def ws_refused_status(port, path, timeout=10.0):
+async def ws_refused_status(port, path, timeout=5.0):
     """Status of a WebSocket upgrade that must fail (AssertionError if it opens)."""
     try:
         ws = await ws_connect(port, path, open_timeout=timeout)
@@ -590,7 +616,8 @@ class RawWebSocket:
     """A hand-made WebSocket client on a plain socket: it reads only when told
     to, so it can play a reader that never drains its socket."""
 
-    def __init__(self, port, path, rcvbuf=None, timeout=10.0):
+    def __init__(self, port, path, rcvbuf=None, timeout=5.0):
+        timeout = within_budget(timeout)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -625,7 +652,7 @@ class RawWebSocket:
 
     def recv_frame(self, timeout=5.0):
         """The next frame as (opcode, payload), or None if the connection ended."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_budget(timeout)
         while True:
             frame, self.buf = parse_frame(self.buf)
             if frame is not None:
@@ -638,7 +665,7 @@ class RawWebSocket:
     def drain(self, timeout=30.0):
         """Reads until the server ends the connection. Returns (bytes read, close
         code or None, ended); ended is False if the time ran out first."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_budget(timeout)
         total = len(self.buf)
         close_code = None
         ended = False
@@ -705,26 +732,36 @@ def quiet_loop():
 
 
 def bounded(seconds):
-    """Wraps an async test so that it fails after seconds instead of hanging."""
+    """Wraps an async test so that it fails after seconds (or when the budget
+    runs out) instead of hanging."""
     def wrap(fn):
         if getattr(fn, "_bounded", False):
             return fn
 
         @functools.wraps(fn)
         async def run(*args, **kw):
+            limit = min(seconds, budget_left())
+            if limit <= 0:
+                raise AssertionError("the time budget of this test program is spent")
             try:
-                return await asyncio.wait_for(fn(*args, **kw), seconds)
+                return await asyncio.wait_for(fn(*args, **kw), limit)
             except asyncio.TimeoutError:
-                raise AssertionError("test did not finish within %.0fs" % seconds) from None
+                raise AssertionError("test did not finish within %.0fs" % limit) from None
         run._bounded = True
         return run
     return wrap
 
 
 class LogOnFailure:
-    """A failing test prints the tail of self.server's log."""
+    """A failing test prints the tail of self.server's log; no test starts once
+    the program's time budget is spent."""
 
     server = None
+
+    def setUp(self):
+        super().setUp()
+        if budget_left() <= 0:
+            self.fail("the time budget of this test program (%.0fs) is spent" % BUDGET_SECONDS)
 
     def run(self, result=None):
         before = len(result.failures) + len(result.errors) if result is not None else 0

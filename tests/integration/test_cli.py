@@ -11,9 +11,10 @@ import tempfile
 import unittest
 
 from harness import (BIN, ROOT, LogOnFailure, Server, die_with_parent, free_port, kill_pids,
-                     lingering, sanitizer_reports, unique)
+                     lingering, sanitizer_reports, unique, within_budget)
 
 START_FAIL_TIMEOUT = 20
+COUNTER = os.path.join(ROOT, "demos", "counter", "counter.lua")
 
 
 def lua_string(path):
@@ -36,12 +37,18 @@ class StartFailureTest(unittest.TestCase):
             f.write(text)
         return path
 
+    def config(self, name, namespaces):
+        """A config file like conf/default.lua serving namespaces {name: script path}."""
+        lines = ["return {", "    host = \"127.0.0.1\",",
+                 "    static_root = %s," % lua_string(os.path.join(ROOT, "demos", "www")),
+                 "    namespaces = {"]
+        for ns, script in namespaces.items():
+            lines.append("        [%s] = { script = %s }," % (lua_string(ns), lua_string(script)))
+        return self.write(name, "\n".join(lines + ["    },", "}", ""]))
+
     def config_with_script(self, script_path, name="cfg.lua"):
         """A valid config serving counter and one namespace "broken" with script_path."""
-        counter = os.path.join(ROOT, "demos", "counter", "counter.lua")
-        return self.write(name, "return { host = \"127.0.0.1\", namespaces = {\n"
-                                "  counter = { script = %s },\n  broken = { script = %s },\n} }\n"
-                          % (lua_string(counter), lua_string(script_path)))
+        return self.config(name, {"counter": COUNTER, "broken": script_path})
 
     def run_server(self, *args, data=True):
         cmd = [BIN] + list(args)
@@ -52,7 +59,8 @@ class StartFailureTest(unittest.TestCase):
             cmd += ["--data", data_dir]
         try:
             proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=START_FAIL_TIMEOUT, preexec_fn=die_with_parent)
+                                  timeout=within_budget(START_FAIL_TIMEOUT),
+                                  preexec_fn=die_with_parent)
         except subprocess.TimeoutExpired as e:
             raise AssertionError("roomd %s did not exit within %ds (it should refuse to start); "
                                  "stderr: %r" % (args, START_FAIL_TIMEOUT, e.stderr)) from None
@@ -64,8 +72,8 @@ class StartFailureTest(unittest.TestCase):
             proc.stderr.decode("utf-8", "replace")
 
     def assertRefused(self, args, *hints, data=True):
-        """roomd args exits non-zero, by itself, with a last stderr line naming
-        one of hints (case-insensitive)."""
+        """roomd args exits non-zero, by itself, with a stderr line naming one
+        of hints (case-insensitive): the one-line reason."""
         rc, out, err = self.run_server(*args, data=data)
         where = "roomd %s" % " ".join(args)
         self.assertNotEqual(rc, 0, "%s started; stderr: %r" % (where, err[-500:]))
@@ -74,11 +82,10 @@ class StartFailureTest(unittest.TestCase):
         self.assertEqual(sanitizer_reports(err), [], where)
         lines = [line for line in err.splitlines() if line.strip()]
         self.assertTrue(lines, "%s gave no reason on stderr (stdout: %r)" % (where, out[-500:]))
-        reason = lines[-1].lower()
-        self.assertTrue(any(h.lower() in reason for h in hints),
-                        "%s: the last stderr line %r names none of %r; stderr: %r"
-                        % (where, lines[-1], hints, err[-1500:]))
-        return lines
+        reasons = [line for line in lines if any(h.lower() in line.lower() for h in hints)]
+        self.assertTrue(reasons, "%s: no stderr line names any of %r; stderr: %r"
+                        % (where, hints, err[-1500:]))
+        return reasons
 
     def test_port_taken(self):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -101,10 +108,20 @@ class StartFailureTest(unittest.TestCase):
         self.assertRefused(["--conf", path], "number.lua", "config", "table")
 
     def test_config_with_bad_namespace_name(self):
-        counter = os.path.join(ROOT, "demos", "counter", "counter.lua")
-        text = "return { namespaces = { [\"Bad NS\"] = { script = %s } } }\n" % lua_string(counter)
-        path = self.write("badns.lua", text)
+        path = self.config("badns.lua", {"counter": COUNTER, "Bad NS": COUNTER})
         self.assertRefused(["--conf", path], "bad ns", "namespace", "badns.lua")
+
+    def test_good_config_starts(self):
+        """The configs written here are valid when their scripts are: a control
+        for the refusals above."""
+        path = self.config("good.lua", {"counter": COUNTER})
+        server = Server(conf=path)
+        try:
+            server.start()
+            self.assertEqual(server.post("/counter/" + unique()).json, {"value": 1})
+            server.stop_clean()
+        finally:
+            server.cleanup()
 
     def test_room_script_that_does_not_load(self):
         cases = {

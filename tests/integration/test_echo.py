@@ -30,11 +30,13 @@ class EchoTest(AsyncServerTestCase):
         self.assertEqual(info["rest"], "more/path")
         self.assertEqual(info["query"], {"x": "1", "y": ""})
         self.assertEqual(info["body"], "hello body")
-        self.assertEqual(info["headers"].get("x-test-header"), "Some Value")
-        self.assertEqual(info["headers"].get("content-type"), "text/plain")
-        self.assertNotIn("X-Test-Header", info["headers"], "header names are lower case")
         self.assertFalse(info["has_json"])
         self.assertIsInstance(info.get("json_error"), str, "a non-JSON body has a json_error")
+        self.assertEqual(info["headers"].get("content-type"), "text/plain")
+        self.assertEqual(info["headers"].get("host"), "127.0.0.1:%d" % self.port)
+        self.assertNotIn("X-Test-Header", info["headers"], "header names are lower case")
+        self.assertEqual(info["headers"].get("x-test-header"), "Some Value",
+                         "every request header reaches req.headers, not only well-known ones")
 
     async def test_room_identity_and_settings(self):
         room = unique()
@@ -57,8 +59,10 @@ class EchoTest(AsyncServerTestCase):
     async def test_invalid_json_with_json_content_type_is_400(self):
         for ctype in ("application/json", "application/json; charset=utf-8"):
             for body in (b"{not json", b"[1,2", b'{"a":1} trailing', b'"\xff"'):
-                res = self.server.post("/echo/" + unique(), body, headers={"Content-Type": ctype})
-                self.assertJsonError(res, 400, "%s %r" % (ctype, body))
+                with self.subTest(ctype=ctype, body=body):
+                    res = self.server.post("/echo/" + unique(), body,
+                                           headers={"Content-Type": ctype})
+                    self.assertJsonError(res, 400, "%s %r" % (ctype, body))
 
     async def test_invalid_json_without_json_content_type_reaches_handler(self):
         res = self.echo("POST", "/echo/" + unique(), b"{not json", {"Content-Type": "text/plain"})

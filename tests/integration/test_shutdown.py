@@ -17,6 +17,7 @@ class ShutdownTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
     finished = []
 
     def setUp(self):
+        super().setUp()
         self.server = Server()
         self.finished.append(self.server)
         self.server.start()

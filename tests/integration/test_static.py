@@ -40,7 +40,8 @@ class StaticTraversalMixin:
 
     def test_traversal_is_refused(self):
         for path in TRAVERSALS:
-            self.assertRefused(path)
+            with self.subTest(path=path):
+                self.assertRefused(path)
 
 
 class DemoWwwTest(StaticTraversalMixin, ServerTestCase):
@@ -61,13 +62,15 @@ class DemoWwwTest(StaticTraversalMixin, ServerTestCase):
 
     def test_missing_file_is_404_json(self):
         for path in ("/no-such-file.html", "/nodir/nofile.js", "/index.html.bak"):
-            self.assertJsonError(self.server.get(path), 404, path)
+            with self.subTest(path=path):
+                self.assertJsonError(self.server.get(path), 404, path)
 
     def test_other_methods_are_405(self):
         for method in ("POST", "DELETE", "PUT"):
             for path in ("/", "/index.html"):
-                self.assertJsonError(self.server.http(method, path, body=b"x"), 405,
-                                     "%s %s" % (method, path))
+                with self.subTest(method=method, path=path):
+                    self.assertJsonError(self.server.http(method, path, body=b"x"), 405,
+                                         "%s %s" % (method, path))
         self.assertEqual(self.server.get("/").status, 200)
 
 
@@ -121,7 +124,8 @@ class TempRootTest(StaticTraversalMixin, ServerTestCase):
     def test_symlink_out_of_root_is_refused(self):
         for path in ("/leak.lua", "/leakdir/default.lua", "/leakdir/test.lua",
                      "/sub/up/etc/passwd", "/sub/up" + ROOT + "/conf/default.lua"):
-            self.assertRefused(path)
+            with self.subTest(path=path):
+                self.assertRefused(path)
         self.assertEqual(self.server.get("/page.txt").status, 200)
 
 

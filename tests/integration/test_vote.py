@@ -101,9 +101,10 @@ class VoteTest(AsyncServerTestCase):
         path = "/vote/" + room
         self.server.post(path, {"option": 1})
         for body, ctype in INVALID_BODIES:
-            headers = {"Content-Type": ctype} if ctype else {}
-            res = self.server.post(path, body, headers=headers)
-            self.assertJsonError(res, 400, "POST body %r" % body)
+            with self.subTest(body=body, ctype=ctype):
+                headers = {"Content-Type": ctype} if ctype else {}
+                res = self.server.post(path, body, headers=headers)
+                self.assertJsonError(res, 400, "POST body %r" % body)
         self.assertEqual(self.state(room)["votes"], [0, 1])
 
     async def test_join_gets_state_at_once(self):
