@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum turn_kind { TURN_INIT = -1 };
-
 struct turn {
     struct lvm_turn base; /* first: lvm hands it back to build and finish */
     struct room *room;
@@ -62,6 +60,12 @@ struct room *room_new(struct ns *ns, const char *id, size_t len) {
 
 /* ---- turn callbacks (run inside the coroutine; may raise) ---- */
 
+/* The script handler an event runs: init when ev is NULL. */
+static const char *handler_name(const struct event *ev) {
+    static const char *const names[] = {"request", "join", "message", "leave"};
+    return ev ? names[ev->kind] : "init";
+}
+
 /* Pushes the decoded message, or nothing with t->bad_message set. */
 static bool push_message(lua_State *co, struct turn *t) {
     struct event *ev = t->ev;
@@ -87,12 +91,11 @@ static void push_leave_args(lua_State *co, struct event *ev) {
 
 /* Stack after: handler, self, then the event's arguments; or nothing. */
 static void build(lua_State *co, struct lvm_turn *base) {
-    static const char *const names[] = {"request", "join", "message", "leave"};
     struct turn *t = (struct turn *)base;
     struct room *r = t->room;
     struct event *ev = t->ev;
     int top = lua_gettop(co);
-    if (!lvm_push_handler(r->ns->vm, co, ev ? names[ev->kind] : "init"))
+    if (!lvm_push_handler(r->ns->vm, co, handler_name(ev)))
         return;
     lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
     if (!ev)
@@ -173,8 +176,6 @@ static void drop_thread(struct room *r) {
 
 static enum lvm_result run_turn(struct room *r, struct turn *t) {
     char err[4096];
-    const char *what =
-        t->ev ? (const char *[]){"request", "join", "message", "leave"}[t->ev->kind] : "init";
     if (!r->co && !(r->co = lvm_new_thread(r->ns->vm, &r->thread_ref))) {
         log_error("[room %s] out of memory for the room's coroutine", r->tag);
         return LVM_FAILED;
@@ -185,7 +186,7 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
         res = LVM_FAILED;
     }
     if (res == LVM_FAILED) {
-        log_error("[room %s] %s handler failed: %s", r->tag, what, err);
+        log_error("[room %s] %s handler failed: %s", r->tag, handler_name(t->ev), err);
         drop_thread(r);
     } else {
         lua_settop(r->co, 0);
@@ -203,9 +204,10 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
         finish_request(ev->req);
         break;
     case EVENT_JOIN:
-        if (res == LVM_FAILED || t->refused)
-            conn_close(c, res == LVM_FAILED ? 1011 : 1008,
-                       res == LVM_FAILED ? "room handler failed" : t->reason);
+        if (res == LVM_FAILED)
+            conn_close(c, 1011, "room handler failed");
+        else if (t->refused)
+            conn_close(c, 1008, t->reason);
         else
             c->accepted = true;
         request_free(c->join_req);
