@@ -4,6 +4,8 @@
  * failures, and the exit status is non-zero if anything failed. */
 #include "ljson.h"
 
+#include "check.h"
+
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdarg.h>
@@ -12,42 +14,6 @@
 #include <string.h>
 
 #define ERR_MAX 256
-
-static int passed, failed;
-
-static void report(int ok, int line, const char *what, const char *fmt, ...) {
-    if (ok) {
-        passed++;
-        return;
-    }
-    failed++;
-    fprintf(stderr, "FAIL line %d: %s: ", line, what);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-#define CHECK(cond) report((cond) != 0, __LINE__, #cond, "false")
-#define CHECK_INT(got, want)                                                                       \
-    do {                                                                                           \
-        long long got_ = (got), want_ = (want);                                                    \
-        report(got_ == want_, __LINE__, #got, "got %lld, want %lld", got_, want_);                 \
-    } while (0)
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *got_ = (got), *want_ = (want);                                                 \
-        int ok_ = got_ && strcmp(got_, want_) == 0;                                                \
-        report(ok_, __LINE__, #got, "got '%s', want '%s'", got_ ? got_ : "(null)", want_);         \
-    } while (0)
-#define CHECK_HAS(got, part)                                                                       \
-    do {                                                                                           \
-        const char *got_ = (got), *part_ = (part);                                                 \
-        int ok_ = got_ && strstr(got_, part_) != NULL;                                             \
-        report(ok_, __LINE__, #got, "got '%s', want it to contain '%s'", got_ ? got_ : "(null)",   \
-               part_);                                                                             \
-    } while (0)
 
 /* -- helpers -------------------------------------------------------------------------------- */
 
@@ -84,9 +50,10 @@ static char *encode_expr(lua_State *L, const char *expr, int depth, char *err, i
     int top = lua_gettop(L);
     size_t len = 0;
     char *out = ljson_encode(L, -1, depth, &len, err, ERR_MAX);
-    report(lua_gettop(L) == top, line, expr, "stack %d after encode, want %d", lua_gettop(L), top);
+    check_report(lua_gettop(L) == top, line, expr, "stack %d after encode, want %d", lua_gettop(L),
+                 top);
     if (out && strlen(out) != len)
-        report(0, line, expr, "length %zu, text '%s'", len, out);
+        check_report(0, line, expr, "length %zu, text '%s'", len, out);
     lua_pop(L, 1);
     return out;
 }
@@ -94,8 +61,8 @@ static char *encode_expr(lua_State *L, const char *expr, int depth, char *err, i
 static void expect_encode(lua_State *L, int line, const char *expr, const char *want) {
     char err[ERR_MAX] = "";
     char *out = encode_expr(L, expr, 64, err, line);
-    report(out && strcmp(out, want) == 0, line, expr, "got '%s' (%s), want '%s'",
-           out ? out : "NULL", err, want);
+    check_report(out && strcmp(out, want) == 0, line, expr, "got '%s' (%s), want '%s'",
+                 out ? out : "NULL", err, want);
     free(out);
 }
 
@@ -103,8 +70,8 @@ static void expect_encode_error(lua_State *L, int line, const char *expr, int de
                                 const char *part) {
     char err[ERR_MAX] = "";
     char *out = encode_expr(L, expr, depth, err, line);
-    report(!out && strstr(err, part), line, expr, "got '%s' / '%s', want an error with '%s'",
-           out ? out : "NULL", err, part);
+    check_report(!out && strstr(err, part), line, expr, "got '%s' / '%s', want an error with '%s'",
+                 out ? out : "NULL", err, part);
     free(out);
 }
 
@@ -114,8 +81,8 @@ static int decode(lua_State *L, const char *text, size_t len, int depth, char *e
     int top = lua_gettop(L);
     int rc = ljson_decode(L, text, len, depth, err, ERR_MAX);
     int want = top + (rc == 0 ? 1 : 0);
-    report(lua_gettop(L) == want, line, text, "stack %d after decode (rc %d), want %d",
-           lua_gettop(L), rc, want);
+    check_report(lua_gettop(L) == want, line, text, "stack %d after decode (rc %d), want %d",
+                 lua_gettop(L), rc, want);
     return rc;
 }
 
@@ -128,8 +95,8 @@ static void expect_roundtrip(lua_State *L, int line, const char *text, const cha
         out = ljson_encode(L, -1, 64, &len, err, ERR_MAX);
         lua_pop(L, 1);
     }
-    report(out && strcmp(out, want) == 0, line, text, "got '%s' (%s), want '%s'",
-           out ? out : "NULL", err, want);
+    check_report(out && strcmp(out, want) == 0, line, text, "got '%s' (%s), want '%s'",
+                 out ? out : "NULL", err, want);
     free(out);
 }
 
@@ -139,8 +106,8 @@ static void expect_decode_error(lua_State *L, int line, const char *text, size_t
     int rc = decode(L, text, len, depth, err, line);
     if (rc == 0)
         lua_pop(L, 1);
-    report(rc == -1 && strstr(err, part), line, text, "got rc %d / '%s', want an error with '%s'",
-           rc, err, part);
+    check_report(rc == -1 && strstr(err, part), line, text,
+                 "got rc %d / '%s', want an error with '%s'", rc, err, part);
 }
 
 /* Runs a Lua chunk that returns true when all its asserts hold. */
@@ -148,7 +115,7 @@ static void expect_lua(lua_State *L, int line, const char *chunk) {
     int top = lua_gettop(L);
     int rc = luaL_dostring(L, chunk);
     int ok = rc == 0 && lua_toboolean(L, -1);
-    report(ok, line, "Lua chunk", "%s", rc ? lua_tostring(L, -1) : "did not return true");
+    check_report(ok, line, "Lua chunk", "%s", rc ? lua_tostring(L, -1) : "did not return true");
     lua_settop(L, top);
 }
 
@@ -302,7 +269,7 @@ static void test_binary_strings(lua_State *L) {
         free(out);
         lua_pop(L, 1);
     } else {
-        report(0, __LINE__, text, "decode failed: %s", err);
+        check_report(0, __LINE__, text, "decode failed: %s", err);
     }
     expect_encode(L, __LINE__, "{s = 'x\\0y\\1'}", "{\"s\":\"x\\u0000y\\u0001\"}");
     /* Jansson refuses NUL in object keys when decoding, so encoding refuses them too */
@@ -483,9 +450,10 @@ static void test_lua_oom(void) {
         lua_settop(L, top);
         lua_gc(L, LUA_GCCOLLECT, 0);
     }
-    report(bad == 0, __LINE__, "decode under a heap limit", "%d bad results, last '%s'", bad, err);
-    report(failures > 0 && done, __LINE__, "decode under a heap limit", "%d failures, success %d",
-           failures, done);
+    check_report(bad == 0, __LINE__, "decode under a heap limit", "%d bad results, last '%s'", bad,
+                 err);
+    check_report(failures > 0 && done, __LINE__, "decode under a heap limit",
+                 "%d failures, success %d", failures, done);
 
     /* json.encode from Lua: the text does not fit the heap; the buffer must not leak */
     CHECK_INT(luaL_dostring(L, "big = {string.rep('x', 200000)}\n"
@@ -496,9 +464,9 @@ static void test_lua_oom(void) {
     lua_getglobal(L, "try_encode");
     int rc = lua_pcall(L, 0, 1, 0);
     h.limit = (size_t)-1;
-    report(rc != 0 && lua_isstring(L, -1) && strstr(lua_tostring(L, -1), "memory"), __LINE__,
-           "json.encode under a heap limit", "rc %d, '%s'", rc,
-           lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+    check_report(rc != 0 && lua_isstring(L, -1) && strstr(lua_tostring(L, -1), "memory"), __LINE__,
+                 "json.encode under a heap limit", "rc %d, '%s'", rc,
+                 lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
     lua_pop(L, 1);
     free(doc);
     lua_close(L);
@@ -539,9 +507,10 @@ static void test_jansson_oom(lua_State *L) {
         lua_settop(L, top);
     }
     json_set_alloc_funcs(malloc, free);
-    report(bad == 0, __LINE__, "Jansson out of memory", "%d bad results, last '%s'", bad, err);
-    report(failures > 0 && done, __LINE__, "Jansson out of memory", "%d failures, success %d",
-           failures, done);
+    check_report(bad == 0, __LINE__, "Jansson out of memory", "%d bad results, last '%s'", bad,
+                 err);
+    check_report(failures > 0 && done, __LINE__, "Jansson out of memory", "%d failures, success %d",
+                 failures, done);
     free(doc);
 }
 
@@ -561,6 +530,5 @@ int main(void) {
     CHECK_INT(lua_gettop(L), 0);
     lua_close(L);
     test_lua_oom();
-    printf("ljson: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary("ljson");
 }
