@@ -227,6 +227,33 @@ int lvm_load(struct lvm *vm, const char *path, char *err, size_t errlen) {
     return 0;
 }
 
+struct prelude_args {
+    const char *name, *text;
+    size_t len;
+    int ref;
+};
+
+static int run_prelude(lua_State *L) {
+    struct prelude_args *a = lua_touserdata(L, 1);
+    if (luaL_loadbufferx(L, a->text, a->len, a->name, "t") != 0)
+        return lua_error(L);
+    lua_call(L, 0, 1);
+    a->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+int lvm_run_prelude(struct lvm *vm, const char *name, const char *text, size_t len, int *ref,
+                    char *err, size_t errlen) {
+    struct prelude_args a = {name, text, len, LUA_NOREF};
+    if (lua_cpcall(vm->L, run_prelude, &a) != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(vm->L, -1));
+        lua_pop(vm->L, 1);
+        return -1;
+    }
+    *ref = a.ref;
+    return 0;
+}
+
 lua_State *lvm_state(struct lvm *vm) {
     return vm->L;
 }

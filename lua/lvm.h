@@ -29,6 +29,11 @@ int lvm_load(struct lvm *vm, const char *path, char *err, size_t errlen);
 
 lua_State *lvm_state(struct lvm *vm);
 
+/* Runs trusted code of roomd's own (not a room script): text[0..len) in the VM's full global
+ * environment, keeping the value it returns in the registry (*ref). Returns 0 or -1 with err. */
+int lvm_run_prelude(struct lvm *vm, const char *name, const char *text, size_t len, int *ref,
+                    char *err, size_t errlen);
+
 /* A turn: the caller embeds this at the start of its own struct. Both callbacks run inside
  * the coroutine, so they may raise: an error in either fails the turn like one in the handler. */
 struct lvm_turn {

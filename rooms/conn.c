@@ -75,16 +75,19 @@ static int grow_queue(struct conn *c) {
     return 0;
 }
 
+bool conn_has_room(struct conn *c, size_t n_bytes) {
+    if (c->q_len + c->held_frames < c->limits->send_queue_messages &&
+        c->q_bytes + c->held_bytes + n_bytes <= c->limits->send_queue_bytes)
+        return true;
+    log_warn("[conn %llu] send queue full (%zu frames, %zu bytes): closing 1013",
+             (unsigned long long)c->id, c->q_len + c->held_frames, c->q_bytes + c->held_bytes);
+    conn_abort(c, 1013, "send queue full: the client does not read");
+    return false;
+}
+
 int conn_send(struct conn *c, struct outbuf *ob) {
-    if (!c->wsi || c->closing)
+    if (!c->wsi || c->closing || !conn_has_room(c, ob->len))
         return -1;
-    if (c->q_len >= c->limits->send_queue_messages ||
-        c->q_bytes + ob->len > c->limits->send_queue_bytes) {
-        log_warn("[conn %llu] send queue full (%zu frames, %zu bytes): closing 1013",
-                 (unsigned long long)c->id, c->q_len, c->q_bytes);
-        conn_abort(c, 1013, "send queue full: the client does not read");
-        return -1;
-    }
     if (c->q_len == c->q_cap && grow_queue(c) != 0) {
         conn_abort(c, 1011, "out of memory");
         return -1;

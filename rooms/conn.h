@@ -31,7 +31,8 @@ struct conn {
 
     struct outbuf **queue; /* ring */
     size_t q_cap, q_head, q_len, q_bytes;
-    struct conn *write_next; /* in the list of sockets to ask for WRITEABLE */
+    size_t held_frames, held_bytes; /* sent by a turn whose writes are not stored yet */
+    struct conn *write_next;        /* in the list of sockets to ask for WRITEABLE */
     bool write_wanted;
 
     char *rx; /* message being reassembled */
@@ -58,6 +59,10 @@ struct conn *conn_new(struct lws *wsi, struct room *room, const struct limits *l
 /* Queues a frame (taking a reference). Returns 0, or -1 if the conn is closing or gone, or if
  * the queue overflowed: then the socket is being closed with 1013. */
 int conn_send(struct conn *c, struct outbuf *ob);
+
+/* Whether n_bytes more (in one more frame) fit the send bounds, counting what is queued and
+ * held. If not, the socket is being closed with 1013 and false is returned. */
+bool conn_has_room(struct conn *c, size_t n_bytes);
 
 /* Asks to close with code and reason once what is queued has been sent. */
 void conn_close(struct conn *c, int code, const char *reason);

@@ -5,6 +5,7 @@
 #include "lvm.h"
 #include "room_limits.h"
 #include "room_lua.h"
+#include "storage_lua.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -48,6 +49,8 @@ struct ns *ns_new(const char *name, const char *script, const char *settings_jso
         lua_pop(L, 1);
         goto fail;
     }
+    if (storage_lua_open(ns->vm, &ns->storage_ctor_ref, err, errlen) != 0)
+        goto fail;
     if (lvm_load(ns->vm, script, err, errlen) != 0)
         goto fail;
     return ns;

@@ -13,8 +13,9 @@ struct ns {
     char *name;
     char *script; /* path of the room script */
     struct lvm *vm;
-    int settings_ref; /* room.settings, in the VM's registry */
-    const char *node; /* this server's node name */
+    int settings_ref;     /* room.settings, in the VM's registry */
+    int storage_ctor_ref; /* makes a room's storage object (rooms/storage.lua) */
+    const char *node;     /* this server's node name */
     const struct limits *limits;
 };
 

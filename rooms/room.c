@@ -15,6 +15,8 @@
 #include "request.h"
 #include "room_limits.h"
 #include "room_lua.h"
+#include "room_store.h"
+#include "storage_lua.h"
 
 #include <jansson.h>
 #include <lauxlib.h>
@@ -43,6 +45,8 @@ static void set_tag(struct room *r) {
     r->tag[n] = '\0';
 }
 
+static uint64_t next_generation = 1;
+
 struct room *room_new(struct ns *ns, const char *id, size_t len) {
     struct room *r = calloc(1, sizeof *r);
     if (!r || !(r->id = malloc(len + 1))) {
@@ -53,7 +57,8 @@ struct room *room_new(struct ns *ns, const char *id, size_t len) {
     r->id[len] = '\0';
     r->id_len = len;
     r->ns = ns;
-    r->self_ref = r->thread_ref = LUA_NOREF;
+    r->self_ref = r->thread_ref = r->storage_ref = LUA_NOREF;
+    r->generation = next_generation++;
     set_tag(r);
     return r;
 }
@@ -136,22 +141,80 @@ static void finish(lua_State *co, struct lvm_turn *base, int nres) {
     }
 }
 
-/* ---- running turns ---- */
+/* ---- the output gate ---- */
 
-static void send_error(struct conn *c, const char *msg) {
+static bool hold(struct room *r, struct held h) {
+    if (r->n_held == r->cap_held) {
+        size_t cap = r->cap_held ? r->cap_held * 2 : 16;
+        struct held *more = realloc(r->held, cap * sizeof *more);
+        if (!more)
+            return false;
+        r->held = more;
+        r->cap_held = cap;
+    }
+    r->held[r->n_held++] = h;
+    return true;
+}
+
+bool room_send(struct room *r, struct conn *c, struct outbuf *ob) {
+    if (!c->wsi || c->closing || !conn_has_room(c, ob->len))
+        return false;
+    if (!hold(r, (struct held){.conn = c, .ob = ob}))
+        return false;
+    outbuf_ref(ob);
+    c->held_frames++;
+    c->held_bytes += ob->len;
+    return true;
+}
+
+void room_close_conn(struct room *r, struct conn *c, int code, const char *reason) {
+    char *why = strdup(reason ? reason : "");
+    if (!why || !hold(r, (struct held){.conn = c, .code = code, .reason = why})) {
+        free(why);
+        conn_close(c, code, reason); /* out of memory: close at once rather than not at all */
+    }
+}
+
+static void hold_response(struct room *r, struct request *req) {
+    if (!hold(r, (struct held){.req = req}))
+        req->on_done(req); /* out of memory: answer now rather than never */
+}
+
+static void send_error(struct room *r, struct conn *c, const char *msg) {
     json_t *obj = json_pack("{s:s}", "error", msg);
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     struct outbuf *ob = text ? outbuf_new_text(text, strlen(text)) : NULL;
     if (ob)
-        conn_send(c, ob);
+        room_send(r, c, ob);
     outbuf_unref(ob);
     free(text);
     json_decref(obj);
 }
 
-static void finish_request(struct request *req) {
-    req->on_done(req);
+/* Lets the held output go (stored is true), or drops it, failing held responses with 503. */
+static void release_held(struct room *r, bool stored) {
+    for (size_t i = 0; i < r->n_held; i++) {
+        struct held *h = &r->held[i];
+        if (h->req) {
+            if (!stored)
+                request_fail(h->req, 503, "storage unavailable: the change was not stored");
+            h->req->on_done(h->req);
+        } else if (h->ob) {
+            h->conn->held_frames--;
+            h->conn->held_bytes -= h->ob->len;
+            if (stored)
+                conn_send(h->conn, h->ob);
+            outbuf_unref(h->ob);
+        } else {
+            if (stored)
+                conn_close(h->conn, h->code, h->reason);
+            free(h->reason);
+        }
+    }
+    r->n_held = 0;
 }
+
+/* ---- running turns ---- */
 
 static void remove_conn(struct room *r, struct conn *c) {
     if (c->prev)
@@ -201,13 +264,13 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
     case EVENT_REQUEST:
         if (res == LVM_FAILED)
             request_fail(ev->req, 500, "room handler failed");
-        finish_request(ev->req);
+        hold_response(r, ev->req);
         break;
     case EVENT_JOIN:
         if (res == LVM_FAILED)
-            conn_close(c, 1011, "room handler failed");
+            room_close_conn(r, c, 1011, "room handler failed");
         else if (t->refused)
-            conn_close(c, 1008, t->reason);
+            room_close_conn(r, c, 1008, t->reason);
         else
             c->accepted = true;
         request_free(c->join_req);
@@ -215,9 +278,9 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
         break;
     case EVENT_MESSAGE:
         if (t->bad_message[0])
-            send_error(c, t->bad_message);
+            send_error(r, c, t->bad_message);
         else if (res == LVM_FAILED)
-            send_error(c, "room handler failed");
+            send_error(r, c, "room handler failed");
         break;
     case EVENT_LEAVE:
         remove_conn(r, c);
@@ -284,24 +347,108 @@ static struct event *pop_event(struct room *r) {
     return ev;
 }
 
-/* Runs queued events, one turn each, in order. */
+/* The turn is over: store its writes, or let its output go at once if it wrote nothing. */
+static void end_turn(struct room *r) {
+    struct storage_writes w;
+    if (storage_lua_take_writes(r->ns->vm, r, &w) != 0) {
+        log_error("[room %s] out of memory collecting the turn's writes", r->tag);
+        room_committed(r, false);
+        return;
+    }
+    if ((w.n || w.cleared) && room_store_enabled()) {
+        r->committing = true;
+        room_store_commit(r, &w);
+    } else {
+        release_held(r, true);
+    }
+    storage_writes_free(&w);
+}
+
+/* Runs one event, or loads the room's storage first. Returns false when the event has to wait
+ * (storage is being read). */
+static bool run_event(struct room *r) {
+    struct event *ev = r->q_head;
+    if (wanted(ev) && !r->loaded) {
+        r->loading = true;
+        if (room_store_enabled())
+            room_store_load(r);
+        else
+            room_loaded(r, NULL, 0);
+        return !r->loading; /* go on at once if the load is already over */
+    }
+    pop_event(r);
+    if (!wanted(ev)) {
+        skip_event(r, ev);
+    } else if (!r->started && start(r) != 0) {
+        fail_unstarted(r, ev);
+        end_turn(r);
+    } else {
+        struct turn t = {.base = {build, finish, false}, .room = r, .ev = ev};
+        complete_event(r, &t, run_turn(r, &t));
+        end_turn(r);
+    }
+    free_event(ev);
+    return true;
+}
+
+/* Runs queued events, one turn each, in order, while no storage operation holds the room. */
 static void drain(struct room *r) {
     if (r->draining)
         return; /* a turn's own side effects never start another turn */
     r->draining = true;
+    while (r->q_head && !r->loading && !r->committing && run_event(r))
+        ;
+    r->draining = false;
+}
+
+/* Storage could not be read: every waiting event fails; the next one tries again. */
+static void fail_queued(struct room *r) {
     while (r->q_head) {
         struct event *ev = pop_event(r);
+        struct turn t = {.room = r, .ev = ev};
         if (!wanted(ev)) {
             skip_event(r, ev);
-        } else if (!r->started && start(r) != 0) {
-            fail_unstarted(r, ev);
+        } else if (ev->kind == EVENT_REQUEST) {
+            request_fail(ev->req, 503, "storage unavailable");
+            ev->req->on_done(ev->req);
+        } else if (ev->kind == EVENT_JOIN) {
+            conn_close(ev->conn, 1013, "storage unavailable, try again");
+            skip_event(r, ev);
         } else {
-            struct turn t = {.base = {build, finish, false}, .room = r, .ev = ev};
-            complete_event(r, &t, run_turn(r, &t));
+            complete_event(r, &t, LVM_DONE); /* a leave frees its conn */
         }
         free_event(ev);
     }
-    r->draining = false;
+}
+
+void room_loaded(struct room *r, const struct storage_entry *entries, int n) {
+    r->loading = false;
+    if (n < 0 || storage_lua_new(r->ns->vm, r->ns->storage_ctor_ref, r, entries, n) != 0) {
+        fail_queued(r);
+        return;
+    }
+    r->loaded = true;
+    drain(r);
+}
+
+/* Forgets the room's Lua instance and storage: the next event loads and starts it anew. */
+static void reset(struct room *r) {
+    lua_State *L = lvm_state(r->ns->vm);
+    room_lua_forget_room(L, r);
+    storage_lua_forget(r->ns->vm, r);
+    if (r->thread_ref != LUA_NOREF)
+        drop_thread(r);
+    r->started = r->loaded = false;
+    r->generation = next_generation++;
+    log_warn("[room %s] reset to its stored state", r->tag);
+}
+
+void room_committed(struct room *r, bool ok) {
+    r->committing = false;
+    release_held(r, ok);
+    if (!ok)
+        reset(r);
+    drain(r);
 }
 
 static int post(struct room *r, struct event *ev, bool always) {
@@ -375,14 +522,17 @@ void room_free(struct room *r) {
         struct event *ev = pop_event(r);
         if (ev->kind == EVENT_REQUEST) {
             request_fail(ev->req, 503, "server shutting down");
-            finish_request(ev->req);
+            ev->req->on_done(ev->req);
         }
         free_event(ev);
     }
+    release_held(r, false);
+    free(r->held);
     lua_State *L = lvm_state(r->ns->vm);
     while (r->conns)
         remove_conn(r, r->conns);
     room_lua_forget_room(L, r);
+    storage_lua_forget(r->ns->vm, r);
     drop_thread(r);
     free(r->id);
     free(r);

@@ -1,21 +1,28 @@
 /* room: one live room, <namespace, id>: its Lua instance (a private table
- * and a coroutine in the namespace's VM), its connections, and the FIFO of
- * events waiting for their turn (the input gate).
+ * and a coroutine in the namespace's VM), its storage, its connections, and
+ * the FIFO of events waiting for their turn (the input gate).
  *
- * A room runs one event at a time, in arrival order. The first event starts
- * it (init runs first). A handler error fails that turn only: the client
- * gets a 500 or an error message, the room goes on. Everything a turn sends
- * is queued on sockets as the turn runs. */
+ * A room runs one event at a time, in arrival order. The first event loads
+ * the room's storage, then starts it (init runs first). A handler error
+ * fails that turn only: the client gets a 500 or an error message, the room
+ * goes on. What a turn sends (responses, messages, closes) is held until
+ * the turn's writes are acknowledged by storage (the output gate), then
+ * released in order; while they are in flight the room takes no new turn.
+ * A failed checkpoint answers 503, drops the held output, and resets the
+ * room to its stored state. */
 #ifndef ROOMD_ROOM_H
 #define ROOMD_ROOM_H
 
 #include <lua.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ns;
 struct conn;
+struct outbuf;
 struct request;
+struct storage_entry;
 
 enum event_kind { EVENT_REQUEST, EVENT_JOIN, EVENT_MESSAGE, EVENT_LEAVE };
 
@@ -30,17 +37,32 @@ struct event {
     int code; /* EVENT_LEAVE: the close code, 0 if none */
 };
 
+/* Output of a turn, held until its writes are stored. */
+struct held {
+    struct conn *conn;   /* a frame or a close for this conn; NULL for a response */
+    struct outbuf *ob;   /* the frame (a reference), or NULL for a close */
+    struct request *req; /* a response to send */
+    int code;            /* a close's code and reason */
+    char *reason;
+};
+
 struct room {
     struct ns *ns;
     char *id;
     size_t id_len;
     char tag[96]; /* "ns:id" for logs, escaped and cut */
     struct room *hash_next;
+    uint64_t generation; /* changes on every reset: replies for an older one are ignored */
 
-    bool started;
-    bool draining;            /* inside drain: turns are running */
-    int self_ref, thread_ref; /* in the VM's registry */
-    lua_State *co;            /* the room's coroutine, NULL after a failed turn */
+    bool loading, loaded; /* storage being read / read */
+    bool started;         /* init ran */
+    bool committing;      /* a turn's writes are in flight: output held, no new turn */
+    bool draining;        /* inside drain: turns are running */
+    int self_ref, thread_ref, storage_ref; /* in the VM's registry */
+    lua_State *co;                         /* the room's coroutine, NULL after a failed turn */
+
+    struct held *held;
+    size_t n_held, cap_held;
 
     struct event *q_head, *q_tail;
     int q_len;
@@ -64,6 +86,18 @@ int room_post_message(struct room *r, struct conn *c, char *data, size_t len, bo
 
 /* c's socket has closed: queues its leave turn, after which c is freed. Never refused. */
 void room_post_leave(struct room *r, struct conn *c, int code, const char *reason);
+
+/* Sends a frame to c as part of the running turn (held until the turn is stored). Returns
+ * false when c is closed or closing. */
+bool room_send(struct room *r, struct conn *c, struct outbuf *ob);
+
+/* Closes c with code and reason as part of the running turn, after what it sent before. */
+void room_close_conn(struct room *r, struct conn *c, int code, const char *reason);
+
+/* room_store's answers: the stored entries (n < 0: storage unavailable), and whether a
+ * checkpoint was stored. */
+void room_loaded(struct room *r, const struct storage_entry *entries, int n);
+void room_committed(struct room *r, bool ok);
 
 /* Closes every connection of the room with code and reason. */
 void room_close_all(struct room *r, int code, const char *reason);

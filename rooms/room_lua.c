@@ -93,7 +93,7 @@ static int room_broadcast(lua_State *L) {
     for (struct conn *c = r->conns; c; c = c->next) {
         if (!c->accepted || (skip && skip->conn == c) || (tag && !conn_has_tag(c, tag)))
             continue;
-        if (conn_send(c, ob) == 0)
+        if (room_send(r, c, ob))
             n++;
     }
     outbuf_unref(ob);
@@ -131,6 +131,8 @@ static int room_index(lua_State *L) {
         lua_pushstring(L, r->ns->node);
     else if (strcmp(k, "settings") == 0)
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ns->settings_ref);
+    else if (strcmp(k, "storage") == 0)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->storage_ref);
     else
         lua_pushnil(L);
     return 1;
@@ -148,9 +150,9 @@ static int conn_send_l(lua_State *L) {
         return 2;
     }
     struct outbuf *ob = encode_frame(L, 2, c->limits);
-    int rc = conn_send(c, ob);
+    bool sent = room_send(c->room, c, ob);
     outbuf_unref(ob);
-    if (rc == 0) {
+    if (sent) {
         lua_pushboolean(L, 1);
         return 1;
     }
@@ -174,7 +176,7 @@ static int conn_close_l(lua_State *L) {
     if (len > 123)
         return luaL_error(L, "close reason is %d bytes, over the limit of 123", (int)len);
     if (box->conn)
-        conn_close(box->conn, code, reason);
+        room_close_conn(box->conn->room, box->conn, code, reason);
     return 0;
 }
 

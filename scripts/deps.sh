@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config clang-format
-    libluajit-5.1-dev libwebsockets-dev libjansson-dev
+    libluajit-5.1-dev libwebsockets-dev libjansson-dev libhiredis-dev redis-server
     python3 python3-websockets lua-check curl
 )
 

@@ -38,6 +38,17 @@ static char *resolve(lua_State *L, struct load *ld, const char *rel, const char 
     return s;
 }
 
+/* "dir/rel" made absolute without requiring that it exists. */
+static char *join(lua_State *L, struct load *ld, const char *rel) {
+    char joined[PATH_MAX * 2];
+    snprintf(joined, sizeof joined, "%s%s%s", rel[0] == '/' ? "" : ld->dir,
+             rel[0] == '/' ? "" : "/", rel);
+    char *s = strdup(joined);
+    if (!s)
+        luaL_error(L, "out of memory");
+    return s;
+}
+
 /* Parses an override value: a number, true/false, or else a string. [-0, +1] */
 static void push_value(lua_State *L, const char *v) {
     char *end;
@@ -241,9 +252,9 @@ static void read_custom_headers(lua_State *L, struct config *cfg, int t) {
 }
 
 static void read_config(lua_State *L, struct load *ld, int t) {
-    static const char *const names[] = {"host",       "port",           "node",
-                                        "log_level",  "limits",         "static_root",
-                                        "namespaces", "custom_headers", NULL};
+    static const char *const names[] = {"host",     "port",        "node",       "log_level",
+                                        "limits",   "static_root", "namespaces", "custom_headers",
+                                        "data_dir", "redis",       NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, t, names, "the config");
     cfg->host = strdup(opt_string(L, t, "host", "127.0.0.1"));
@@ -257,6 +268,10 @@ static void read_config(lua_State *L, struct load *ld, int t) {
     const char *root = opt_string(L, t, "static_root", NULL);
     if (root)
         cfg->static_root = resolve(L, ld, root, "static_root");
+    cfg->data_dir = join(L, ld, opt_string(L, t, "data_dir", "../data"));
+    const char *redis = opt_string(L, t, "redis", NULL);
+    if (redis && !(cfg->redis = strdup(redis)))
+        luaL_error(L, "out of memory");
     if (!cfg->host || !cfg->node)
         luaL_error(L, "out of memory");
     lua_getfield(L, t, "limits");
@@ -320,5 +335,7 @@ void config_free(struct config *cfg) {
     free(cfg->host);
     free(cfg->node);
     free(cfg->static_root);
+    free(cfg->data_dir);
+    free(cfg->redis);
     memset(cfg, 0, sizeof *cfg);
 }

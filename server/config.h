@@ -23,6 +23,8 @@ struct config {
     char *node;
     int log_level;
     char *static_root;     /* absolute path, or NULL when there is none */
+    char *data_dir;        /* the embedded storage folder (absolute) */
+    char *redis;           /* an existing Redis server URL, or NULL for the embedded one */
     char **custom_headers; /* request headers beyond the ones lws knows ("name:", lower case) */
     int n_custom_headers;
     struct limits limits;

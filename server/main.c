@@ -50,7 +50,17 @@ static int add_set(struct args *a, const char *name, const char *value) {
     return 0;
 }
 
+/* A --data folder is relative to the working directory, not to the config file. */
+static const char *absolute(const char *dir, char *out, size_t len) {
+    char cwd[PATH_MAX];
+    if (dir[0] == '/' || !getcwd(cwd, sizeof cwd) ||
+        snprintf(out, len, "%s/%s", cwd, dir) >= (int)len)
+        return dir;
+    return out;
+}
+
 static int parse_args(int argc, char **argv, struct args *a) {
+    char path[PATH_MAX * 2];
     static const char *const flag_sets[][2] = {
         {"--host", "host"}, {"--port", "port"}, {"--node", "node"}};
     for (int i = 1; i < argc; i++) {
@@ -73,9 +83,10 @@ static int parse_args(int argc, char **argv, struct args *a) {
         else if (rc == 1 && strcmp(flag, "--set") == 0)
             rc = a->n_sets < MAX_SETS && (a->sets[a->n_sets] = strdup(value)) ? (a->n_sets++, 0)
                                                                               : -1;
-        else if (rc == 1 && (strcmp(flag, "--data") == 0 || strcmp(flag, "--redis") == 0))
-            rc = 0,
-            fprintf(stderr, "roomd: %s ignored: this build keeps room state in memory\n", flag);
+        else if (rc == 1 && strcmp(flag, "--data") == 0)
+            rc = add_set(a, "data_dir", absolute(value, path, sizeof path));
+        else if (rc == 1 && strcmp(flag, "--redis") == 0)
+            rc = add_set(a, "redis", value);
         if (rc != 0) {
             fprintf(stderr, "roomd: %s: %s\n%s", flag, rc > 0 ? "unknown flag" : "too many", usage);
             return -1;

@@ -10,9 +10,11 @@
 #include "conn.h"
 #include "log.h"
 #include "ns.h"
+#include "redis_child.h"
 #include "registry.h"
 #include "room.h"
 #include "session.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -167,6 +169,7 @@ static void explain_listen_failure(const char *host, int port) {
 static const struct lws_protocols protocols[] = {
     {"roomd", on_roomd, sizeof(struct session), RX_BUFFER, 0, NULL, TX_PACKET},
     {"roomd-signals", on_signal, 0, 0, 0, NULL, 0},
+    {"roomd-redis", store_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -217,9 +220,32 @@ static void run_loop(void) {
         conn_request_writes();
         if (lws_service(context, 0) < 0)
             break;
-        if (server.stopping && server.ws_open == 0 && server.http_pending == 0)
+        /* Stopped once nothing is owed: no socket, no unanswered request, no unstored write. */
+        if (server.stopping && server.ws_open == 0 && server.http_pending == 0 &&
+            store_pending() == 0)
             server.done = true;
     }
+}
+
+/* The embedded redis-server, or the --redis URL. Returns 0, or -1 after printing why. */
+static int start_storage(const struct config *cfg, struct lws_vhost *vh,
+                         struct redis_child **child) {
+    char err[512];
+    struct store_target t;
+    if (cfg->redis) {
+        if (store_parse_url(cfg->redis, &t, err, sizeof err) != 0)
+            goto fail;
+    } else {
+        if (!(*child = redis_child_start(cfg->data_dir, err, sizeof err)))
+            goto fail;
+        memset(&t, 0, sizeof t);
+        snprintf(t.path, sizeof t.path, "%s", redis_child_socket(*child));
+    }
+    if (store_start(context, vh, &t, err, sizeof err) == 0)
+        return 0;
+fail:
+    fprintf(stderr, "roomd: storage: %s\n", err);
+    return -1;
 }
 
 int server_run(const struct config *cfg) {
@@ -238,9 +264,12 @@ int server_run(const struct config *cfg) {
         free_namespaces();
         return 1;
     }
-    if (watch_signals(vh) != 0) {
-        fprintf(stderr, "roomd: cannot watch signals: %s\n", strerror(errno));
+    struct redis_child *child = NULL;
+    if (watch_signals(vh) != 0 || start_storage(cfg, vh, &child) != 0) {
+        if (errno && !child)
+            fprintf(stderr, "roomd: cannot start: %s\n", strerror(errno));
         lws_context_destroy(context);
+        redis_child_stop(child);
         free_namespaces();
         return 1;
     }
@@ -248,10 +277,12 @@ int server_run(const struct config *cfg) {
              cfg->port, cfg->node);
     run_loop();
     lws_sul_cancel(&stop_timer);
+    store_stop();
     lws_context_destroy(context);
     context = NULL;
     registry_free_all();
     free_namespaces();
+    redis_child_stop(child);
     log_info("stopped");
     return 0;
 }

@@ -1,8 +1,8 @@
--- counter.lua: a number per room. GET reads it, POST adds one.
+-- counter.lua: a number per room, stored. GET reads it, POST adds one.
 local Counter = {}
 
 function Counter.init(room)
-    room.value = 0
+    room.value = room.storage:get("value") or 0
 end
 
 function Counter.request(room, req)
@@ -11,6 +11,7 @@ function Counter.request(room, req)
     end
     if req.method == "POST" then
         room.value = room.value + 1
+        room.storage:put("value", room.value)
     elseif req.method ~= "GET" then
         return { status = 405, json = { error = "use GET or POST" } }
     end

@@ -1,6 +1,6 @@
 -- vote.lua: a two-option poll per room. The question comes from the room id,
 -- so every node and every restart shows the same one. Votes arrive by POST
--- or over the WebSocket, and every vote is broadcast to the room.
+-- or over the WebSocket, are stored, and every vote is broadcast to the room.
 local Vote = {}
 
 local QUESTIONS = {
@@ -45,6 +45,7 @@ local function cast(room, ballot)
         return nil, "option must be 0 or 1"
     end
     room.votes[k + 1] = room.votes[k + 1] + 1
+    room.storage:put("votes", room.votes)
     local s = state(room)
     room:broadcast(s)
     return s
@@ -52,7 +53,7 @@ end
 
 function Vote.init(room)
     room.question = pick_question(room.id)
-    room.votes = { 0, 0 }
+    room.votes = room.storage:get("votes") or { 0, 0 }
 end
 
 function Vote.request(room, req)

@@ -1,0 +1,244 @@
+/* store: the hiredis async connection on the lws loop; see store.h. */
+#include "store.h"
+
+#include "log.h"
+
+#include <fcntl.h>
+#include <hiredis/async.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_US (50 * LWS_US_PER_MS)
+#define BACKOFF_MAX_US (2 * LWS_US_PER_SEC)
+
+static struct {
+    struct lws_context *context;
+    struct lws_vhost *vh;
+    struct store_target target;
+    redisAsyncContext *ac; /* NULL while disconnected */
+    struct lws *wsi;       /* the adopted dup of ac's socket */
+    bool connected;
+    bool stopping;
+    int pending;
+    lws_usec_t backoff;
+    lws_sorted_usec_list_t retry;
+} st;
+
+struct pending {
+    store_reply_fn *fn;
+    void *arg;
+};
+
+int store_parse_url(const char *url, struct store_target *t, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    if (strncmp(url, "unix://", 7) == 0) {
+        if (snprintf(t->path, sizeof t->path, "%s", url + 7) >= (int)sizeof t->path ||
+            t->path[0] != '/') {
+            snprintf(err, errlen, "--redis %s: expected unix:///absolute/path", url);
+            return -1;
+        }
+        return 0;
+    }
+    char rest[300];
+    if (strncmp(url, "redis://", 8) != 0 || snprintf(rest, sizeof rest, "%s", url + 8) >= 300)
+        goto bad;
+    char *slash = strchr(rest, '/'), *colon = strrchr(rest, ':'), *end;
+    if (slash) {
+        *slash = '\0';
+        t->db = (int)strtol(slash + 1, &end, 10);
+        if (*end || t->db < 0)
+            goto bad;
+    }
+    t->port = 6379;
+    if (colon && colon < rest + strlen(rest)) {
+        *colon = '\0';
+        t->port = (int)strtol(colon + 1, &end, 10);
+        if (*end || t->port <= 0 || t->port > 65535)
+            goto bad;
+    }
+    if (!rest[0])
+        goto bad;
+    snprintf(t->host, sizeof t->host, "%s", rest);
+    return 0;
+bad:
+    snprintf(err, errlen, "--redis %s: expected redis://HOST:PORT[/DB] or unix:///path", url);
+    return -1;
+}
+
+/* ---- hiredis event hooks ---- */
+
+static void ev_add_write(void *data) {
+    (void)data;
+    if (st.wsi)
+        lws_callback_on_writable(st.wsi);
+}
+
+static void ev_nothing(void *data) {
+    (void)data; /* lws always polls the socket for reading */
+}
+
+static void ev_cleanup(void *data) {
+    (void)data;
+    if (st.wsi)
+        lws_set_timeout(st.wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    st.wsi = NULL;
+}
+
+static void schedule_retry(void);
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    if (status != REDIS_OK) {
+        log_warn("[store] cannot connect to Redis: %s", ac->errstr);
+        st.ac = NULL; /* hiredis frees it after this call */
+        schedule_retry();
+        return;
+    }
+    st.connected = true;
+    st.backoff = 0;
+    log_info("[store] connected to Redis");
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    if (status != REDIS_OK)
+        log_warn("[store] lost the Redis connection: %s", ac->errstr);
+    st.ac = NULL;
+    st.connected = false;
+    schedule_retry();
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *data) {
+    (void)ac;
+    struct pending p = *(struct pending *)data;
+    free(data);
+    st.pending--;
+    if (p.fn)
+        p.fn(p.arg, reply);
+}
+
+/* ---- connecting ---- */
+
+static int adopt(redisAsyncContext *ac) {
+    int fd = dup(ac->c.fd);
+    if (fd < 0)
+        return -1;
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    lws_sock_file_fd_type sfd = {.filefd = fd};
+    st.wsi = lws_adopt_descriptor_vhost(st.vh, LWS_ADOPT_RAW_FILE_DESC, sfd, "roomd-redis", NULL);
+    if (!st.wsi) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void select_db(void) {
+    char db[16];
+    snprintf(db, sizeof db, "%d", st.target.db);
+    const char *argv[] = {"SELECT", db};
+    if (st.target.db)
+        store_command(NULL, NULL, 2, argv, NULL);
+}
+
+static int connect_now(void) {
+    redisAsyncContext *ac = st.target.path[0] ? redisAsyncConnectUnix(st.target.path)
+                                              : redisAsyncConnect(st.target.host, st.target.port);
+    if (!ac || ac->err) {
+        log_warn("[store] cannot connect to Redis: %s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        return -1;
+    }
+    ac->ev.addRead = ac->ev.delRead = ac->ev.delWrite = ev_nothing;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.cleanup = ev_cleanup;
+    if (adopt(ac) != 0) {
+        redisAsyncFree(ac);
+        return -1;
+    }
+    st.ac = ac;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    lws_callback_on_writable(st.wsi); /* hiredis learns of the connect on the first write event */
+    select_db();
+    return 0;
+}
+
+static void retry(lws_sorted_usec_list_t *sul) {
+    (void)sul;
+    if (!st.ac && connect_now() != 0)
+        schedule_retry();
+}
+
+static void schedule_retry(void) {
+    if (st.stopping)
+        return;
+    st.backoff = st.backoff ? st.backoff * 2 : BACKOFF_MIN_US;
+    if (st.backoff > BACKOFF_MAX_US)
+        st.backoff = BACKOFF_MAX_US;
+    lws_sul_schedule(st.context, 0, &st.retry, retry, st.backoff);
+}
+
+int store_start(struct lws_context *context, struct lws_vhost *vh, const struct store_target *t,
+                char *err, size_t errlen) {
+    st.context = context;
+    st.vh = vh;
+    st.target = *t;
+    if (connect_now() != 0) {
+        snprintf(err, errlen, "cannot connect to Redis at %s", t->path[0] ? t->path : t->host);
+        return -1;
+    }
+    return 0;
+}
+
+bool store_started(void) {
+    return st.vh != NULL;
+}
+
+bool store_connected(void) {
+    return st.connected;
+}
+
+int store_command(store_reply_fn *fn, void *arg, int argc, const char **argv, const size_t *lens) {
+    if (!st.ac || st.stopping)
+        return -1;
+    struct pending *p = malloc(sizeof *p);
+    if (!p)
+        return -1;
+    p->fn = fn;
+    p->arg = arg;
+    if (redisAsyncCommandArgv(st.ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
+        free(p);
+        return -1;
+    }
+    st.pending++;
+    return 0;
+}
+
+int store_pending(void) {
+    return st.pending;
+}
+
+void store_stop(void) {
+    st.stopping = true;
+    lws_sul_cancel(&st.retry);
+    if (st.ac)
+        redisAsyncFree(st.ac); /* pending callbacks get NULL, then on_disconnect */
+    st.ac = NULL;
+    st.connected = false;
+}
+
+int store_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len) {
+    (void)user, (void)in, (void)len;
+    if (wsi != st.wsi || !st.ac)
+        return 0;
+    if (reason == LWS_CALLBACK_RAW_RX_FILE)
+        redisAsyncHandleRead(st.ac);
+    else if (reason == LWS_CALLBACK_RAW_WRITEABLE_FILE)
+        redisAsyncHandleWrite(st.ac);
+    else if (reason == LWS_CALLBACK_RAW_CLOSE_FILE)
+        st.wsi = NULL;
+    return 0;
+}

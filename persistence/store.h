@@ -1,0 +1,54 @@
+/* store: roomd's one Redis connection, a hiredis async context driven by
+ * the event loop. Its socket is adopted into libwebsockets as a raw file
+ * (a dup of it: lws and hiredis each close their own), read and write
+ * events call redisAsyncHandleRead/Write. A lost connection is retried with
+ * backoff; commands queued on it get a NULL reply. It stores byte strings
+ * under keys and knows nothing of rooms or Lua. */
+#ifndef ROOMD_STORE_H
+#define ROOMD_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Where Redis is: a unix socket path, or host and port; and the database number. */
+struct store_target {
+    char path[108];
+    char host[256];
+    int port;
+    int db;
+};
+
+/* Parses "redis://HOST:PORT[/DB]" or "unix:///path/to/socket". Returns 0 or -1 with err. */
+int store_parse_url(const char *url, struct store_target *t, char *err, size_t errlen);
+
+/* Gets the reply to a command: NULL when it failed (not connected, connection lost). The reply
+ * is valid only inside the call. */
+typedef void store_reply_fn(void *arg, redisReply *reply);
+
+/* Connects (asynchronously) and keeps reconnecting. vhost must have the "roomd-redis"
+ * protocol (store_callback). Returns 0, or -1 with err when not even a first try can start. */
+int store_start(struct lws_context *context, struct lws_vhost *vh, const struct store_target *t,
+                char *err, size_t errlen);
+
+/* Whether store_start was called: rooms are stored (false: memory only, as in unit tests). */
+bool store_started(void);
+
+bool store_connected(void);
+
+/* Queues a command; fn (may be NULL) gets its reply later, exactly once. Returns -1 (fn not
+ * called) when there is no connection. */
+int store_command(store_reply_fn *fn, void *arg, int argc, const char **argv, const size_t *lens);
+
+/* Commands sent and not yet answered. */
+int store_pending(void);
+
+/* Disconnects; pending callbacks get NULL. */
+void store_stop(void);
+
+/* The lws protocol callback of "roomd-redis". */
+int store_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len);
+
+#endif

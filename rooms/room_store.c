@@ -1,0 +1,160 @@
+/* room_store: loading and checkpointing rooms through store.c; see
+ * room_store.h. */
+#include "room_store.h"
+
+#include "log.h"
+#include "ns.h"
+#include "registry.h"
+#include "room.h"
+#include "storage_lua.h"
+#include "store.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_MAX (32 + 3 * 256 + 16)
+
+struct ticket {
+    struct ns *ns;
+    uint64_t generation;
+    size_t id_len;
+    char id[];
+};
+
+bool room_store_enabled(void) {
+    return store_started();
+}
+
+void room_store_key(const struct room *r, char *out, size_t len) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (size_t)snprintf(out, len, "rd:{%s:", r->ns->name);
+    for (size_t i = 0; i < r->id_len && n + 8 < len; i++) {
+        unsigned char c = (unsigned char)r->id[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '_' || c == '~' || c == '-') {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        }
+    }
+    snprintf(out + n, len - n, "}:kv");
+}
+
+static struct ticket *ticket_new(const struct room *r) {
+    struct ticket *t = malloc(sizeof *t + r->id_len);
+    if (!t)
+        return NULL;
+    t->ns = r->ns;
+    t->generation = r->generation;
+    t->id_len = r->id_len;
+    memcpy(t->id, r->id, r->id_len);
+    return t;
+}
+
+/* The room a ticket was issued for, if it is still that room; frees the ticket. */
+static struct room *ticket_redeem(struct ticket *t) {
+    struct room *r = registry_find(t->ns, t->id, t->id_len);
+    if (r && r->generation != t->generation)
+        r = NULL;
+    free(t);
+    return r;
+}
+
+static bool reply_ok(const redisReply *reply, int type) {
+    return reply && reply->type == type;
+}
+
+static void on_loaded(void *arg, redisReply *reply) {
+    struct room *r = ticket_redeem(arg);
+    if (!r)
+        return;
+    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements % 2) {
+        log_error("[room %s] cannot load storage: %s", r->tag,
+                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
+        room_loaded(r, NULL, 0);
+        return;
+    }
+    int n = (int)reply->elements / 2;
+    struct storage_entry *e = calloc((size_t)n + 1, sizeof *e);
+    for (int i = 0; e && i < n; i++) {
+        redisReply *k = reply->element[2 * i], *v = reply->element[2 * i + 1];
+        e[i] = (struct storage_entry){k->str, v->str, k->len, v->len};
+    }
+    room_loaded(r, e, e ? n : -1);
+    free(e);
+}
+
+void room_store_load(struct room *r) {
+    char key[KEY_MAX];
+    room_store_key(r, key, sizeof key);
+    const char *argv[] = {"HGETALL", key};
+    struct ticket *t = ticket_new(r);
+    if (!t || store_command(on_loaded, t, 2, argv, NULL) != 0) {
+        free(t);
+        room_loaded(r, NULL, -1);
+    }
+}
+
+static void on_committed(void *arg, redisReply *reply) {
+    struct room *r = ticket_redeem(arg);
+    bool ok = reply_ok(reply, REDIS_REPLY_ARRAY);
+    if (!ok && r)
+        log_error("[room %s] checkpoint failed: %s", r->tag,
+                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
+    if (r)
+        room_committed(r, ok);
+}
+
+/* Sends one command of the transaction; only EXEC's reply matters (it fails if any failed). */
+static int send_part(int argc, const char **argv, const size_t *lens) {
+    return store_command(NULL, NULL, argc, argv, lens);
+}
+
+/* HSET key k v ... for the puts, HDEL key k ... for the deletions. */
+static int send_writes(const char *key, const struct storage_writes *w, bool deletes) {
+    int argc = 2;
+    const char **argv = malloc((size_t)(2 * w->n + 2) * sizeof *argv);
+    size_t *lens = malloc((size_t)(2 * w->n + 2) * sizeof *lens);
+    int rc = -1;
+    if (!argv || !lens)
+        goto out;
+    argv[0] = deletes ? "HDEL" : "HSET";
+    lens[0] = 4;
+    argv[1] = key;
+    lens[1] = strlen(key);
+    for (int i = 0; i < w->n; i++) {
+        const struct storage_entry *e = &w->entries[i];
+        if (deletes != (e->value == NULL))
+            continue;
+        argv[argc] = e->key;
+        lens[argc++] = e->key_len;
+        if (!deletes) {
+            argv[argc] = e->value;
+            lens[argc++] = e->value_len;
+        }
+    }
+    rc = argc > 2 ? send_part(argc, argv, lens) : 0;
+out:
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+void room_store_commit(struct room *r, const struct storage_writes *w) {
+    char key[KEY_MAX];
+    room_store_key(r, key, sizeof key);
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *del[] = {"DEL", key};
+    struct ticket *t = ticket_new(r);
+    /* hiredis queues all five at once: they leave in one write with other rooms' commits. */
+    if (!t || send_part(1, multi, NULL) != 0 || (w->cleared && send_part(2, del, NULL) != 0) ||
+        send_writes(key, w, true) != 0 || send_writes(key, w, false) != 0 ||
+        store_command(on_committed, t, 1, exec, NULL) != 0) {
+        free(t);
+        log_error("[room %s] checkpoint failed: no connection to storage", r->tag);
+        room_committed(r, false);
+    }
+}

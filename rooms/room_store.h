@@ -1,0 +1,33 @@
+/* room_store: a room's storage in Redis. Layout (all keys of a room share a
+ * hash tag, so Redis Cluster keeps them in one slot):
+ *
+ *     rd:{<ns>:<escaped id>}:kv   hash: storage key -> encoded value
+ *
+ * The id is escaped (bytes other than [A-Za-z0-9._~-] as %XX), so no id can
+ * name another room's keys or break the hash tag. Replies come back to the
+ * room through a ticket holding its namespace, id and generation, never a
+ * pointer to it: a room evicted or restarted meanwhile is not touched. */
+#ifndef ROOMD_ROOM_STORE_H
+#define ROOMD_ROOM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct room;
+struct storage_writes;
+
+/* Whether rooms are stored at all (false: memory only, e.g. in unit tests). */
+bool room_store_enabled(void);
+
+/* Writes the Redis key of r's storage hash into out. */
+void room_store_key(const struct room *r, char *out, size_t len);
+
+/* Loads r's stored entries; room_loaded(r, ok) follows (later, or at once when storage is
+ * unavailable). */
+void room_store_load(struct room *r);
+
+/* Writes w as one MULTI/EXEC; room_committed(r, ok) follows (later, or at once when storage is
+ * unavailable). */
+void room_store_commit(struct room *r, const struct storage_writes *w);
+
+#endif
