@@ -12,6 +12,8 @@ return {
     -- Request headers beyond the ~100 common ones libwebsockets knows by name
     -- that rooms should see in req.headers (it cannot list unknown ones).
     custom_headers = {},
+    data_dir = "../data", -- the embedded redis-server's files (--data)
+    redis = nil, -- an existing Redis instead: "redis://HOST:PORT[/DB]" or "unix:///path" (--redis)
 
     limits = {
         message_bytes = 1048576, -- largest WebSocket message in (close 1009)
