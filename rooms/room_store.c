@@ -27,11 +27,11 @@ bool room_store_enabled(void) {
     return store_started();
 }
 
-void room_store_key(const struct room *r, char *out, size_t len) {
+void room_store_key(const char *ns, const char *id, size_t id_len, char *out, size_t len) {
     static const char hex[] = "0123456789ABCDEF";
-    size_t n = (size_t)snprintf(out, len, "rd:{%s:", r->ns->name);
-    for (size_t i = 0; i < r->id_len && n + 8 < len; i++) {
-        unsigned char c = (unsigned char)r->id[i];
+    size_t n = (size_t)snprintf(out, len, "rd:{%s:", ns);
+    for (size_t i = 0; i < id_len && n + 8 < len; i++) {
+        unsigned char c = (unsigned char)id[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '.' || c == '_' || c == '~' || c == '-') {
             out[n++] = (char)c;
@@ -90,7 +90,7 @@ static void on_loaded(void *arg, redisReply *reply) {
 
 void room_store_load(struct room *r) {
     char key[KEY_MAX];
-    room_store_key(r, key, sizeof key);
+    room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     const char *argv[] = {"HGETALL", key};
     struct ticket *t = ticket_new(r);
     if (!t || store_command(on_loaded, t, 2, argv, NULL) != 0) {
@@ -146,7 +146,7 @@ out:
 
 void room_store_commit(struct room *r, const struct storage_writes *w) {
     char key[KEY_MAX];
-    room_store_key(r, key, sizeof key);
+    room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *del[] = {"DEL", key};
     struct ticket *t = ticket_new(r);
     /* hiredis queues all five at once: they leave in one write with other rooms' commits. */

@@ -19,8 +19,8 @@ struct storage_writes;
 /* Whether rooms are stored at all (false: memory only, e.g. in unit tests). */
 bool room_store_enabled(void);
 
-/* Writes the Redis key of r's storage hash into out. */
-void room_store_key(const struct room *r, char *out, size_t len);
+/* Writes the Redis key of the storage hash of room <ns, id> into out. */
+void room_store_key(const char *ns, const char *id, size_t id_len, char *out, size_t len);
 
 /* Loads r's stored entries; room_loaded(r, ok) follows (later, or at once when storage is
  * unavailable). */
