@@ -37,5 +37,6 @@ return {
         faulty = { script = "../tests/lua/faulty.lua" },
         gate = { script = "../tests/lua/gate.lua" },
         flood = { script = "../tests/lua/flood.lua" },
+        store = { script = "../tests/lua/store.lua" }, -- test_storage_api, test_durability
     },
 }

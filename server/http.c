@@ -305,6 +305,14 @@ static bool is_json_type(struct lws *wsi) {
     return strncasecmp(ct, "application/json", 16) == 0;
 }
 
+/* A POST, PUT or PATCH without Content-Length: lws 4.1 then reads everything that follows on
+ * the connection as its body, a next request included, so such a connection is closed after
+ * its answer. */
+static bool body_without_length(struct lws *wsi, int method) {
+    return (method == LWSHUMETH_POST || method == LWSHUMETH_PUT || method == LWSHUMETH_PATCH) &&
+           lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0;
+}
+
 /* The Content-Length the client announced, 0 if none. */
 static unsigned long long declared_length(struct lws *wsi) {
     char cl[32];
@@ -356,8 +364,9 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     s->state = SESSION_IDLE;
     s->counted = false;
     /* A body we answer without reading would be parsed as the next request: close instead. */
-    s->close_after =
-        declared_length(wsi) > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    s->close_after = declared_length(wsi) > 0 ||
+                     lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
+                     body_without_length(wsi, method);
     (void)uri;
     (void)uri_len;
     if (method < 0 || method >= (int)(sizeof method_names / sizeof *method_names))
