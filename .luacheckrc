@@ -3,5 +3,5 @@ std = "luajit"
 max_line_length = 120
 
 -- Room scripts run in roomd's sandbox, which provides `json`.
-files["demos"] = { read_globals = { "json" } }
-files["tests/lua"] = { read_globals = { "json" } }
+files["demos"] = { read_globals = { "json", "now_ms" } }
+files["tests/lua"] = { read_globals = { "json", "now_ms" } }

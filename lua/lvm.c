@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct lvm {
     lua_State *L;
@@ -90,6 +91,14 @@ static void push_copy(lua_State *L, int idx) {
     }
 }
 
+/* now_ms(): the wall-clock time in milliseconds since the epoch (alarms take such times). */
+static int now_ms(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec * 1000 + (lua_Number)(ts.tv_nsec / 1000000));
+    return 1;
+}
+
 static int env_undeclared(lua_State *L) {
     return luaL_error(L, "undeclared global '%s'", lua_tostring(L, 2) ? lua_tostring(L, 2) : "?");
 }
@@ -118,6 +127,8 @@ static void push_env(lua_State *L, int json_depth) {
     ljson_open(L);
     ljson_set_max_depth(L, json_depth);
     lua_setfield(L, -2, "json");
+    lua_pushcfunction(L, now_ms);
+    lua_setfield(L, -2, "now_ms");
     lua_newtable(L); /* the environment's metatable */
     lua_pushcfunction(L, env_undeclared);
     lua_setfield(L, -2, "__index");

@@ -12,6 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+static struct ns *all; /* every namespace created and not freed */
+
+struct ns *ns_find(const char *name, size_t len) {
+    for (struct ns *ns = all; ns; ns = ns->next)
+        if (strlen(ns->name) == len && memcmp(ns->name, name, len) == 0)
+            return ns;
+    return NULL;
+}
+
 struct settings_args {
     struct ns *ns;
     const char *json;
@@ -53,6 +62,8 @@ struct ns *ns_new(const char *name, const char *script, const char *settings_jso
         goto fail;
     if (lvm_load(ns->vm, script, err, errlen) != 0)
         goto fail;
+    ns->next = all;
+    all = ns;
     return ns;
 fail:
     ns_free(ns);
@@ -62,6 +73,12 @@ fail:
 void ns_free(struct ns *ns) {
     if (!ns)
         return;
+    for (struct ns **p = &all; *p; p = &(*p)->next) {
+        if (*p == ns) {
+            *p = ns->next;
+            break;
+        }
+    }
     lvm_free(ns->vm);
     free(ns->name);
     free(ns->script);

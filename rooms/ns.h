@@ -17,12 +17,16 @@ struct ns {
     int storage_ctor_ref; /* makes a room's storage object (rooms/storage.lua) */
     const char *node;     /* this server's node name */
     const struct limits *limits;
+    struct ns *next; /* in the list ns_find searches */
 };
 
 /* Creates the VM, the room bindings and room.settings (decoded from settings_json), and loads
  * the script. NULL with a one-line reason in err when any of that fails. */
 struct ns *ns_new(const char *name, const char *script, const char *settings_json, const char *node,
                   const struct limits *limits, char *err, size_t errlen);
+
+/* The namespace called name[0..len), among those created and not freed, or NULL. */
+struct ns *ns_find(const char *name, size_t len);
 
 /* Frees the namespace and its VM. Every room of it must be gone. Accepts NULL. */
 void ns_free(struct ns *ns);

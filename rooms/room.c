@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct turn {
     struct lvm_turn base; /* first: lvm hands it back to build and finish */
@@ -67,7 +68,7 @@ struct room *room_new(struct ns *ns, const char *id, size_t len) {
 
 /* The script handler an event runs: init when ev is NULL. */
 static const char *handler_name(const struct event *ev) {
-    static const char *const names[] = {"request", "join", "message", "leave"};
+    static const char *const names[] = {"request", "join", "message", "leave", "alarm"};
     return ev ? names[ev->kind] : "init";
 }
 
@@ -94,12 +95,46 @@ static void push_leave_args(lua_State *co, struct event *ev) {
     lua_pushlstring(co, ev->data ? ev->data : "", ev->len);
 }
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000 + (double)(ts.tv_nsec / 1000000);
+}
+
+/* An alarm turn: if the alarm is due, it is deleted (the turn's checkpoint removes it unless
+ * the handler sets another) and the handler gets (room, {retry_count = n}). An alarm that is
+ * gone is cleaned out of the alarm index. Stack after: handler, self, info; or nothing. */
+static void build_alarm(lua_State *co, struct turn *t) {
+    struct room *r = t->room;
+    storage_lua_push(co, r);
+    lua_getfield(co, -1, "_alarm");
+    double when = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : 0;
+    lua_pop(co, 1);
+    if (when > now_ms()) {
+        lua_pop(co, 1);
+        return;
+    }
+    lua_getfield(co, -1, "delete_alarm");
+    lua_insert(co, -2);
+    lua_call(co, 1, 0);
+    if (when == 0 || !lvm_push_handler(r->ns->vm, co, "alarm"))
+        return;
+    lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
+    lua_createtable(co, 0, 1);
+    lua_pushinteger(co, r->alarm_retries);
+    lua_setfield(co, -2, "retry_count");
+}
+
 /* Stack after: handler, self, then the event's arguments; or nothing. */
 static void build(lua_State *co, struct lvm_turn *base) {
     struct turn *t = (struct turn *)base;
     struct room *r = t->room;
     struct event *ev = t->ev;
     int top = lua_gettop(co);
+    if (ev && ev->kind == EVENT_ALARM) {
+        build_alarm(co, t);
+        return;
+    }
     if (!lvm_push_handler(r->ns->vm, co, handler_name(ev)))
         return;
     lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
@@ -257,6 +292,21 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
     return res;
 }
 
+#define ALARM_RETRIES 6
+#define ALARM_FIRST_RETRY_MS 1000
+
+/* A failed alarm runs again after 1, 2, 4 ... seconds, ALARM_RETRIES times at most. */
+static void retry_alarm(struct room *r) {
+    if (++r->alarm_retries > ALARM_RETRIES) {
+        log_error("[room %s] alarm failed %d times: dropped", r->tag, ALARM_RETRIES + 1);
+        r->alarm_retries = 0;
+        return;
+    }
+    double when = now_ms() + ALARM_FIRST_RETRY_MS * (double)(1 << (r->alarm_retries - 1));
+    if (storage_lua_set_alarm(r->ns->vm, r, when) != 0)
+        log_error("[room %s] out of memory retrying the alarm", r->tag);
+}
+
 static void complete_event(struct room *r, struct turn *t, enum lvm_result res) {
     struct event *ev = t->ev;
     struct conn *c = ev->conn;
@@ -284,6 +334,13 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
         break;
     case EVENT_LEAVE:
         remove_conn(r, c);
+        break;
+    case EVENT_ALARM:
+        r->alarm_queued = false;
+        if (res == LVM_FAILED)
+            retry_alarm(r);
+        else
+            r->alarm_retries = 0;
         break;
     }
 }
@@ -355,7 +412,7 @@ static void end_turn(struct room *r) {
         room_committed(r, false);
         return;
     }
-    if ((w.n || w.cleared) && room_store_enabled()) {
+    if ((w.n || w.cleared || w.alarm_changed) && room_store_enabled()) {
         r->committing = true;
         room_store_commit(r, &w);
     } else {
@@ -373,7 +430,7 @@ static bool run_event(struct room *r) {
         if (room_store_enabled())
             room_store_load(r);
         else
-            room_loaded(r, NULL, 0);
+            room_loaded(r, NULL, 0, 0);
         return !r->loading; /* go on at once if the load is already over */
     }
     pop_event(r);
@@ -421,9 +478,9 @@ static void fail_queued(struct room *r) {
     }
 }
 
-void room_loaded(struct room *r, const struct storage_entry *entries, int n) {
+void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm) {
     r->loading = false;
-    if (n < 0 || storage_lua_new(r->ns->vm, r->ns->storage_ctor_ref, r, entries, n) != 0) {
+    if (n < 0 || storage_lua_new(r->ns->vm, r->ns->storage_ctor_ref, r, entries, n, alarm) != 0) {
         fail_queued(r);
         return;
     }
@@ -508,6 +565,13 @@ void room_post_leave(struct room *r, struct conn *c, int code, const char *reaso
         ev->len = ev->data ? strlen(ev->data) : 0;
     }
     post(r, ev, true);
+}
+
+void room_post_alarm(struct room *r) {
+    if (r->alarm_queued)
+        return;
+    r->alarm_queued = true;
+    post(r, new_event(EVENT_ALARM, NULL), true);
 }
 
 void room_close_all(struct room *r, int code, const char *reason) {

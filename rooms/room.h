@@ -24,7 +24,7 @@ struct outbuf;
 struct request;
 struct storage_entry;
 
-enum event_kind { EVENT_REQUEST, EVENT_JOIN, EVENT_MESSAGE, EVENT_LEAVE };
+enum event_kind { EVENT_REQUEST, EVENT_JOIN, EVENT_MESSAGE, EVENT_LEAVE, EVENT_ALARM };
 
 struct event {
     enum event_kind kind;
@@ -58,6 +58,8 @@ struct room {
     bool started;         /* init ran */
     bool committing;      /* a turn's writes are in flight: output held, no new turn */
     bool draining;        /* inside drain: turns are running */
+    bool alarm_queued;    /* an alarm event waits or runs: the poller adds no other */
+    int alarm_retries;    /* failed runs of the current alarm */
     int self_ref, thread_ref, storage_ref; /* in the VM's registry */
     lua_State *co;                         /* the room's coroutine, NULL after a failed turn */
 
@@ -96,8 +98,11 @@ void room_close_conn(struct room *r, struct conn *c, int code, const char *reaso
 
 /* room_store's answers: the stored entries (n < 0: storage unavailable), and whether a
  * checkpoint was stored. */
-void room_loaded(struct room *r, const struct storage_entry *entries, int n);
+void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm);
 void room_committed(struct room *r, bool ok);
+
+/* The room's alarm may be due: queues an alarm turn (unless one is queued already). */
+void room_post_alarm(struct room *r);
 
 /* Closes every connection of the room with code and reason. */
 void room_close_all(struct room *r, int code, const char *reason);

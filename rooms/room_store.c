@@ -27,10 +27,10 @@ bool room_store_enabled(void) {
     return store_started();
 }
 
-void room_store_key(const char *ns, const char *id, size_t id_len, char *out, size_t len) {
+/* Appends id to out[n..len), bytes other than [A-Za-z0-9._~-] as %XX; returns the new n. */
+static size_t escape(const char *id, size_t id_len, char *out, size_t n, size_t len) {
     static const char hex[] = "0123456789ABCDEF";
-    size_t n = (size_t)snprintf(out, len, "rd:{%s:", ns);
-    for (size_t i = 0; i < id_len && n + 8 < len; i++) {
+    for (size_t i = 0; i < id_len && n + 4 < len; i++) {
         unsigned char c = (unsigned char)id[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '.' || c == '_' || c == '~' || c == '-') {
@@ -41,7 +41,52 @@ void room_store_key(const char *ns, const char *id, size_t id_len, char *out, si
             out[n++] = hex[c & 15];
         }
     }
+    out[n] = '\0';
+    return n;
+}
+
+void room_store_member(const char *ns, const char *id, size_t id_len, char *out, size_t len) {
+    size_t n = (size_t)snprintf(out, len, "%s:", ns);
+    escape(id, id_len, out, n, len);
+}
+
+void room_store_key(const char *ns, const char *id, size_t id_len, char *out, size_t len) {
+    size_t n = (size_t)snprintf(out, len, "rd:{%s:", ns);
+    n = escape(id, id_len, out, n, len > 4 ? len - 4 : len);
     snprintf(out + n, len - n, "}:kv");
+}
+
+/* The key of the room's meta hash: its storage key with "meta" for "kv". */
+static void meta_key(const char *kv_key, char *out, size_t len) {
+    snprintf(out, len, "%.*smeta", (int)(strlen(kv_key) - 2), kv_key);
+}
+
+static int hex_value(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int room_store_parse_member(const char *member, size_t len, char *ns, size_t ns_cap, char *id,
+                            size_t *id_len, size_t id_cap) {
+    const char *colon = memchr(member, ':', len);
+    if (!colon || (size_t)(colon - member) >= ns_cap)
+        return -1;
+    memcpy(ns, member, (size_t)(colon - member));
+    ns[colon - member] = '\0';
+    size_t n = 0;
+    for (const char *p = colon + 1, *end = member + len; p < end; p++) {
+        if (n == id_cap)
+            return -1;
+        if (*p != '%') {
+            id[n++] = *p;
+            continue;
+        }
+        if (end - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0)
+            return -1;
+        id[n++] = (char)(hex_value(p[1]) * 16 + hex_value(p[2]));
+        p += 2;
+    }
+    *id_len = n;
+    return 0;
 }
 
 static struct ticket *ticket_new(const struct room *r) {
@@ -68,34 +113,43 @@ static bool reply_ok(const redisReply *reply, int type) {
     return reply && reply->type == type;
 }
 
+/* The reply to MULTI; HGETALL kv; HGET meta alarm; EXEC: [entries, alarm]. */
 static void on_loaded(void *arg, redisReply *reply) {
     struct room *r = ticket_redeem(arg);
     if (!r)
         return;
-    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements % 2) {
+    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements % 2) {
         log_error("[room %s] cannot load storage: %s", r->tag,
                   reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
-        room_loaded(r, NULL, 0);
+        room_loaded(r, NULL, -1, 0);
         return;
     }
-    int n = (int)reply->elements / 2;
+    redisReply *kv = reply->element[0], *alarm = reply->element[1];
+    int n = (int)kv->elements / 2;
     struct storage_entry *e = calloc((size_t)n + 1, sizeof *e);
     for (int i = 0; e && i < n; i++) {
-        redisReply *k = reply->element[2 * i], *v = reply->element[2 * i + 1];
+        redisReply *k = kv->element[2 * i], *v = kv->element[2 * i + 1];
         e[i] = (struct storage_entry){k->str, v->str, k->len, v->len};
     }
-    room_loaded(r, e, e ? n : -1);
+    double when = alarm->type == REDIS_REPLY_STRING ? strtod(alarm->str, NULL) : 0;
+    room_loaded(r, e, e ? n : -1, when);
     free(e);
 }
 
 void room_store_load(struct room *r) {
-    char key[KEY_MAX];
+    char key[KEY_MAX], meta[KEY_MAX];
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
-    const char *argv[] = {"HGETALL", key};
+    meta_key(key, meta, sizeof meta);
+    const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key}, *alarm[] = {"HGET", meta, "alarm"},
+               *exec[] = {"EXEC"};
     struct ticket *t = ticket_new(r);
-    if (!t || store_command(on_loaded, t, 2, argv, NULL) != 0) {
+    if (!t || store_command(NULL, NULL, 1, multi, NULL) != 0 ||
+        store_command(NULL, NULL, 2, all, NULL) != 0 ||
+        store_command(NULL, NULL, 3, alarm, NULL) != 0 ||
+        store_command(on_loaded, t, 1, exec, NULL) != 0) {
         free(t);
-        room_loaded(r, NULL, -1);
+        room_loaded(r, NULL, -1, 0);
     }
 }
 
@@ -144,14 +198,29 @@ out:
     return rc;
 }
 
+/* The alarm's time in the meta hash and in the sorted set of all alarms, or its removal. */
+static int send_alarm(const struct room *r, const char *key, const struct storage_writes *w) {
+    char meta[KEY_MAX], member[KEY_MAX], when[32];
+    meta_key(key, meta, sizeof meta);
+    room_store_member(r->ns->name, r->id, r->id_len, member, sizeof member);
+    snprintf(when, sizeof when, "%.0f", w->alarm);
+    const char *hset[] = {"HSET", meta, "alarm", when},
+               *zadd[] = {"ZADD", ROOM_STORE_ALARMS, when, member};
+    const char *hdel[] = {"HDEL", meta, "alarm"}, *zrem[] = {"ZREM", ROOM_STORE_ALARMS, member};
+    if (w->alarm > 0)
+        return send_part(4, hset, NULL) || send_part(4, zadd, NULL) ? -1 : 0;
+    return send_part(3, hdel, NULL) || send_part(3, zrem, NULL) ? -1 : 0;
+}
+
 void room_store_commit(struct room *r, const struct storage_writes *w) {
     char key[KEY_MAX];
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *del[] = {"DEL", key};
     struct ticket *t = ticket_new(r);
-    /* hiredis queues all five at once: they leave in one write with other rooms' commits. */
+    /* hiredis queues them all at once: they leave in one write with other rooms' commits. */
     if (!t || send_part(1, multi, NULL) != 0 || (w->cleared && send_part(2, del, NULL) != 0) ||
         send_writes(key, w, true) != 0 || send_writes(key, w, false) != 0 ||
+        (w->alarm_changed && send_alarm(r, key, w) != 0) ||
         store_command(on_committed, t, 1, exec, NULL) != 0) {
         free(t);
         log_error("[room %s] checkpoint failed: no connection to storage", r->tag);

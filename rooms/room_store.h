@@ -1,7 +1,9 @@
 /* room_store: a room's storage in Redis. Layout (all keys of a room share a
  * hash tag, so Redis Cluster keeps them in one slot):
  *
- *     rd:{<ns>:<escaped id>}:kv   hash: storage key -> encoded value
+ *     rd:{<ns>:<escaped id>}:kv     hash: storage key -> encoded value
+ *     rd:{<ns>:<escaped id>}:meta   hash: "alarm" -> its time (ms since the epoch)
+ *     rd:alarms                     sorted set: "<ns>:<escaped id>" by alarm time
  *
  * The id is escaped (bytes other than [A-Za-z0-9._~-] as %XX), so no id can
  * name another room's keys or break the hash tag. Replies come back to the
@@ -21,6 +23,17 @@ bool room_store_enabled(void);
 
 /* Writes the Redis key of the storage hash of room <ns, id> into out. */
 void room_store_key(const char *ns, const char *id, size_t id_len, char *out, size_t len);
+
+/* The key of the sorted set of every room's alarm. */
+#define ROOM_STORE_ALARMS "rd:alarms"
+
+/* Writes "<ns>:<escaped id>", the room's member in ROOM_STORE_ALARMS, into out. */
+void room_store_member(const char *ns, const char *id, size_t id_len, char *out, size_t len);
+
+/* Splits a member back into its namespace name and (unescaped) id. Returns 0, or -1 when it is
+ * not one room_store_member makes. */
+int room_store_parse_member(const char *member, size_t len, char *ns, size_t ns_cap, char *id,
+                            size_t *id_len, size_t id_cap);
 
 /* Loads r's stored entries; room_loaded(r, ok) follows (later, or at once when storage is
  * unavailable). */

@@ -5,9 +5,10 @@
 -- A room's storage is loaded whole when the room starts: `_kv` maps each key
 -- to its encoded value, so reads never wait. Writes go to `_kv` and to
 -- `_dirty` (key -> encoded value, or false for a deletion); at the end of
--- the turn roomd writes `_dirty` to Redis as one MULTI/EXEC and holds the
--- turn's output until Redis acknowledges it. Values are encoded with
--- LuaJIT's string.buffer (no JSON): tables, strings, numbers, booleans.
+-- the turn roomd writes `_dirty` (and `_alarm` if `_alarm_dirty`) to Redis
+-- as one MULTI/EXEC and holds the turn's output until Redis acknowledges it.
+-- Values are encoded with LuaJIT's string.buffer (no JSON): tables,
+-- strings, numbers, booleans.
 local buffer = require("string.buffer")
 local encode, decode = buffer.encode, buffer.decode
 
@@ -121,11 +122,31 @@ function Storage:delete(key)
     return count
 end
 
--- Deletes every key (and, once alarms exist, the alarm).
+-- Deletes every key and the alarm.
 function Storage:delete_all()
     self._kv = {}
     self._dirty = {}
     self._cleared = true
+    self:delete_alarm()
+end
+
+-- The room's one alarm: a time in milliseconds since the epoch (now_ms() gives now). Setting
+-- it replaces the one before; it fires even if the room left memory or roomd restarted.
+function Storage:set_alarm(time_ms)
+    if type(time_ms) ~= "number" or time_ms ~= time_ms or time_ms <= 0 or time_ms >= 2 ^ 53 then
+        error("set_alarm takes a time in milliseconds since the epoch, like now_ms() + 1000", 2)
+    end
+    self._alarm = math.floor(time_ms)
+    self._alarm_dirty = true
+end
+
+function Storage:get_alarm()
+    return self._alarm
+end
+
+function Storage:delete_alarm()
+    self._alarm = nil
+    self._alarm_dirty = true
 end
 
 -- list{prefix =, start =, ["end"] =, limit =, reverse =} -> array of {key =, value =} in key
@@ -153,7 +174,8 @@ function Storage:list(opts)
     return out
 end
 
--- The constructor roomd keeps: a room's storage over its loaded key -> bytes table.
-return function(kv)
-    return setmetatable({ _kv = kv, _dirty = {}, _cleared = false }, Storage)
+-- The constructor roomd keeps: a room's storage over its loaded key -> bytes table and alarm.
+return function(kv, alarm)
+    return setmetatable({ _kv = kv, _dirty = {}, _cleared = false, _alarm = alarm,
+        _alarm_dirty = false }, Storage)
 end

@@ -22,6 +22,7 @@ struct new_args {
     struct room *r;
     const struct storage_entry *e;
     int n;
+    double alarm;
 };
 
 static int new_storage(lua_State *L) {
@@ -33,14 +34,18 @@ static int new_storage(lua_State *L) {
         lua_pushlstring(L, a->e[i].value, a->e[i].value_len);
         lua_rawset(L, -3);
     }
-    lua_call(L, 1, 1);
+    if (a->alarm > 0)
+        lua_pushnumber(L, a->alarm);
+    else
+        lua_pushnil(L);
+    lua_call(L, 2, 1);
     a->r->storage_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
 int storage_lua_new(struct lvm *vm, int ctor_ref, struct room *r, const struct storage_entry *e,
-                    int n) {
-    struct new_args a = {ctor_ref, r, e, n};
+                    int n, double alarm) {
+    struct new_args a = {ctor_ref, r, e, n, alarm};
     lua_State *L = lvm_state(vm);
     if (lua_cpcall(L, new_storage, &a) == 0)
         return 0;
@@ -74,7 +79,13 @@ static int take_writes(lua_State *L) {
         n++;
     lua_getfield(L, -2, "_cleared");
     w->cleared = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    lua_getfield(L, -3, "_alarm_dirty");
+    w->alarm_changed = lua_toboolean(L, -1);
+    lua_getfield(L, -4, "_alarm");
+    w->alarm = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+    lua_pop(L, 3);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -3, "_alarm_dirty");
     if (n == 0 && !w->cleared)
         return 0;
     if (n && !(w->entries = calloc((size_t)n, sizeof *w->entries)))
@@ -114,6 +125,34 @@ void storage_writes_free(struct storage_writes *w) {
     }
     free(w->entries);
     memset(w, 0, sizeof *w);
+}
+
+struct alarm_args {
+    struct room *r;
+    double when;
+};
+
+static int set_alarm(lua_State *L) {
+    struct alarm_args *a = lua_touserdata(L, 1);
+    storage_lua_push(L, a->r);
+    lua_getfield(L, -1, "set_alarm");
+    lua_insert(L, -2);
+    lua_pushnumber(L, a->when);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+int storage_lua_set_alarm(struct lvm *vm, struct room *r, double when) {
+    struct alarm_args a = {r, when};
+    lua_State *L = lvm_state(vm);
+    if (lua_cpcall(L, set_alarm, &a) == 0)
+        return 0;
+    lua_pop(L, 1);
+    return -1;
+}
+
+void storage_lua_push(lua_State *L, const struct room *r) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->storage_ref);
 }
 
 void storage_lua_forget(struct lvm *vm, struct room *r) {

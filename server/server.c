@@ -6,6 +6,7 @@
  * adopted into the loop, so a stop is just another event. */
 #include "server.h"
 
+#include "alarm.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -37,10 +38,7 @@ static lws_sorted_usec_list_t stop_timer;
 static struct lws_context *context;
 
 struct ns *server_find_ns(const char *name, size_t len) {
-    for (int i = 0; i < server.n_ns; i++)
-        if (strlen(server.ns[i]->name) == len && memcmp(server.ns[i]->name, name, len) == 0)
-            return server.ns[i];
-    return NULL;
+    return ns_find(name, len);
 }
 
 /* ---- the protocol callback ---- */
@@ -241,8 +239,10 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh,
         memset(&t, 0, sizeof t);
         snprintf(t.path, sizeof t.path, "%s", redis_child_socket(*child));
     }
-    if (store_start(context, vh, &t, err, sizeof err) == 0)
+    if (store_start(context, vh, &t, err, sizeof err) == 0) {
+        alarm_start(context);
         return 0;
+    }
 fail:
     fprintf(stderr, "roomd: storage: %s\n", err);
     return -1;
@@ -277,6 +277,7 @@ int server_run(const struct config *cfg) {
              cfg->port, cfg->node);
     run_loop();
     lws_sul_cancel(&stop_timer);
+    alarm_stop();
     store_stop();
     lws_context_destroy(context);
     context = NULL;

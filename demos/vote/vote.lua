@@ -1,6 +1,8 @@
 -- vote.lua: a two-option poll per room. The question comes from the room id,
 -- so every node and every restart shows the same one. Votes arrive by POST
 -- or over the WebSocket, are stored, and every vote is broadcast to the room.
+-- Each vote (re)sets the room's alarm to now + vote.ttl; when it fires, the
+-- room's storage is deleted and the poll starts again from [0, 0].
 local Vote = {}
 
 local QUESTIONS = {
@@ -46,6 +48,7 @@ local function cast(room, ballot)
     end
     room.votes[k + 1] = room.votes[k + 1] + 1
     room.storage:put("votes", room.votes)
+    room.storage:set_alarm(now_ms() + room.settings.ttl * 1000)
     local s = state(room)
     room:broadcast(s)
     return s
@@ -74,6 +77,13 @@ function Vote.request(room, req)
         return { status = 400, json = { error = err } }
     end
     return { json = s }
+end
+
+-- The votes expire vote.ttl seconds after the last one: everything stored goes.
+function Vote.alarm(room)
+    room.storage:delete_all()
+    room.votes = { 0, 0 }
+    room:broadcast(state(room))
 end
 
 function Vote.join(room, conn, req)

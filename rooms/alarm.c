@@ -1,0 +1,69 @@
+/* alarm: the poller of the alarm index; see alarm.h. */
+#include "alarm.h"
+
+#include "log.h"
+#include "ns.h"
+#include "registry.h"
+#include "room.h"
+#include "room_store.h"
+#include "route.h"
+#include "store.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH "256"
+
+static struct lws_context *context;
+static lws_sorted_usec_list_t timer;
+static bool asking; /* a poll's reply has not come yet */
+
+static void wake(const redisReply *member) {
+    char ns_name[ROUTE_NS_MAX + 1], id[ROUTE_ID_MAX];
+    size_t id_len;
+    if (member->type != REDIS_REPLY_STRING ||
+        room_store_parse_member(member->str, member->len, ns_name, sizeof ns_name, id, &id_len,
+                                sizeof id) != 0) {
+        log_warn("[alarm] ignoring a malformed entry in " ROOM_STORE_ALARMS);
+        return;
+    }
+    struct ns *ns = ns_find(ns_name, strlen(ns_name));
+    struct room *r = ns ? registry_get(ns, id, id_len) : NULL;
+    if (r)
+        room_post_alarm(r);
+}
+
+static void on_due(void *arg, redisReply *reply) {
+    (void)arg;
+    asking = false;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements; i++)
+        wake(reply->element[i]);
+}
+
+static void poll_due(lws_sorted_usec_list_t *sul) {
+    (void)sul;
+    if (!asking && store_connected()) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        char now[32];
+        snprintf(now, sizeof now, "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        const char *argv[] = {"ZRANGEBYSCORE", ROOM_STORE_ALARMS, "-inf", now, "LIMIT", "0", BATCH};
+        asking = store_command(on_due, NULL, 7, argv, NULL) == 0;
+    }
+    lws_sul_schedule(context, 0, &timer, poll_due, ALARM_POLL_MS * LWS_US_PER_MS);
+}
+
+void alarm_start(struct lws_context *ctx) {
+    context = ctx;
+    lws_sul_schedule(context, 0, &timer, poll_due, 1);
+}
+
+void alarm_stop(void) {
+    if (context)
+        lws_sul_cancel(&timer);
+    context = NULL;
+}

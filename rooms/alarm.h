@@ -1,0 +1,19 @@
+/* alarm: wakes rooms whose alarm is due. Every ALARM_POLL_MS it asks Redis
+ * for the members of the alarm index (room_store.h) due by now and queues
+ * an alarm turn on each of those rooms, activating rooms that are not in
+ * memory. So alarms fire for evicted rooms and, overdue, after a restart.
+ * Delivery is at least once: the alarm turn removes the alarm in its own
+ * checkpoint. */
+#ifndef ROOMD_ALARM_H
+#define ROOMD_ALARM_H
+
+struct lws_context;
+
+#define ALARM_POLL_MS 200
+
+/* Starts polling on the loop of context. */
+void alarm_start(struct lws_context *context);
+
+void alarm_stop(void);
+
+#endif
