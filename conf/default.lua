@@ -25,6 +25,7 @@ return {
         json_depth = 64, -- deepest JSON nesting, both ways
         attachment_bytes = 2048, -- largest conn attachment, JSON-encoded
         vm_memory_bytes = 134217728, -- Lua heap per namespace
+        room_idle_ms = 30000, -- a room with no connection and no event this long leaves memory
     },
 
     namespaces = {

@@ -20,6 +20,7 @@ return {
         json_depth = 64,
         attachment_bytes = 2048, -- test_gate: a larger attachment is refused
         vm_memory_bytes = 134217728,
+        room_idle_ms = 30000,
     },
 
     namespaces = {

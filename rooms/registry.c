@@ -62,6 +62,17 @@ struct room *registry_get(struct ns *ns, const char *id, size_t len) {
     return r;
 }
 
+void registry_remove(struct room *r) {
+    struct room **p = &buckets[hash(r->ns, r->id, r->id_len) & (n_buckets - 1)];
+    for (; *p; p = &(*p)->hash_next) {
+        if (*p == r) {
+            *p = r->hash_next;
+            n_rooms--;
+            return;
+        }
+    }
+}
+
 void registry_each(void (*fn)(struct room *r, void *arg), void *arg) {
     for (size_t i = 0; i < n_buckets; i++)
         for (struct room *r = buckets[i]; r; r = r->hash_next)

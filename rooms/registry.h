@@ -14,6 +14,9 @@ struct room *registry_get(struct ns *ns, const char *id, size_t len);
 /* The live room <ns, id>, or NULL. */
 struct room *registry_find(const struct ns *ns, const char *id, size_t len);
 
+/* Takes r out of the registry (the caller frees it). */
+void registry_remove(struct room *r);
+
 /* Calls fn on every live room. fn must not add or remove rooms. */
 void registry_each(void (*fn)(struct room *r, void *arg), void *arg);
 

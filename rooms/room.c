@@ -59,6 +59,7 @@ struct room *room_new(struct ns *ns, const char *id, size_t len) {
     r->id_len = len;
     r->ns = ns;
     r->self_ref = r->thread_ref = r->storage_ref = LUA_NOREF;
+    r->last_active_ms = room_clock_ms();
     r->generation = next_generation++;
     set_tag(r);
     return r;
@@ -508,6 +509,17 @@ void room_committed(struct room *r, bool ok) {
     drain(r);
 }
 
+long long room_clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool room_is_idle(const struct room *r, long long idle_since_ms) {
+    return !r->conns && !r->q_head && !r->loading && !r->committing && !r->draining && !r->n_held &&
+           r->last_active_ms < idle_since_ms;
+}
+
 static int post(struct room *r, struct event *ev, bool always) {
     if (!always && r->q_len >= r->ns->limits->room_queue) {
         free_event(ev);
@@ -519,6 +531,7 @@ static int post(struct room *r, struct event *ev, bool always) {
         r->q_head = ev;
     r->q_tail = ev;
     r->q_len++;
+    r->last_active_ms = room_clock_ms();
     drain(r);
     return 0;
 }

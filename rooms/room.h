@@ -54,12 +54,13 @@ struct room {
     struct room *hash_next;
     uint64_t generation; /* changes on every reset: replies for an older one are ignored */
 
-    bool loading, loaded; /* storage being read / read */
-    bool started;         /* init ran */
-    bool committing;      /* a turn's writes are in flight: output held, no new turn */
-    bool draining;        /* inside drain: turns are running */
-    bool alarm_queued;    /* an alarm event waits or runs: the poller adds no other */
-    int alarm_retries;    /* failed runs of the current alarm */
+    bool loading, loaded;     /* storage being read / read */
+    bool started;             /* init ran */
+    bool committing;          /* a turn's writes are in flight: output held, no new turn */
+    bool draining;            /* inside drain: turns are running */
+    bool alarm_queued;        /* an alarm event waits or runs: the poller adds no other */
+    int alarm_retries;        /* failed runs of the current alarm */
+    long long last_active_ms; /* monotonic time of the last event or turn */
     int self_ref, thread_ref, storage_ref; /* in the VM's registry */
     lua_State *co;                         /* the room's coroutine, NULL after a failed turn */
 
@@ -100,6 +101,13 @@ void room_close_conn(struct room *r, struct conn *c, int code, const char *reaso
  * checkpoint was stored. */
 void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm);
 void room_committed(struct room *r, bool ok);
+
+/* Whether the room has nothing going on (no connection, event, storage operation or held
+ * output) since before idle_since_ms (monotonic): it may leave memory. */
+bool room_is_idle(const struct room *r, long long idle_since_ms);
+
+/* The monotonic clock in milliseconds. */
+long long room_clock_ms(void);
 
 /* The room's alarm may be due: queues an alarm turn (unless one is queued already). */
 void room_post_alarm(struct room *r);

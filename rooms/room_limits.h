@@ -13,7 +13,8 @@ struct limits {
     size_t attachment_bytes; /* largest JSON-encoded conn attachment */
     size_t vm_memory_bytes;  /* Lua heap per namespace */
     int connections_per_room;
-    int room_queue; /* events waiting for one room */
+    int room_queue;    /* events waiting for one room */
+    long room_idle_ms; /* a room with no connection and no event this long leaves memory */
     int json_depth;
 };
 

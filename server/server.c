@@ -9,6 +9,7 @@
 #include "alarm.h"
 #include "config.h"
 #include "conn.h"
+#include "evict.h"
 #include "log.h"
 #include "ns.h"
 #include "redis_child.h"
@@ -241,6 +242,7 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh,
     }
     if (store_start(context, vh, &t, err, sizeof err) == 0) {
         alarm_start(context);
+        evict_start(context, cfg->limits.room_idle_ms);
         return 0;
     }
 fail:
@@ -278,6 +280,7 @@ int server_run(const struct config *cfg) {
     run_loop();
     lws_sul_cancel(&stop_timer);
     alarm_stop();
+    evict_stop();
     store_stop();
     lws_context_destroy(context);
     context = NULL;

@@ -1,0 +1,63 @@
+/* evict: the once-a-second sweep of idle rooms; see evict.h. */
+#include "evict.h"
+
+#include "log.h"
+#include "registry.h"
+#include "room.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+
+#define SWEEP_US LWS_US_PER_SEC
+
+static struct lws_context *context;
+static lws_sorted_usec_list_t timer;
+static long idle_ms;
+
+struct sweep {
+    long long before_ms;
+    struct room **found;
+    size_t n, cap;
+};
+
+static void collect(struct room *r, void *arg) {
+    struct sweep *s = arg;
+    if (!room_is_idle(r, s->before_ms))
+        return;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct room **more = realloc(s->found, cap * sizeof *more);
+        if (!more)
+            return; /* the next sweep takes the rest */
+        s->found = more;
+        s->cap = cap;
+    }
+    s->found[s->n++] = r;
+}
+
+static void sweep(lws_sorted_usec_list_t *sul) {
+    (void)sul;
+    struct sweep s = {.before_ms = room_clock_ms() - idle_ms};
+    registry_each(collect, &s);
+    for (size_t i = 0; i < s.n; i++) {
+        log_debug("[room %s] evicted after %ld ms idle", s.found[i]->tag, idle_ms);
+        registry_remove(s.found[i]);
+        room_free(s.found[i]);
+    }
+    if (s.n)
+        log_info("evicted %zu idle rooms; %zu in memory", s.n, registry_count());
+    free(s.found);
+    lws_sul_schedule(context, 0, &timer, sweep, SWEEP_US);
+}
+
+void evict_start(struct lws_context *ctx, long idle) {
+    context = ctx;
+    idle_ms = idle;
+    lws_sul_schedule(context, 0, &timer, sweep, SWEEP_US);
+}
+
+void evict_stop(void) {
+    if (context)
+        lws_sul_cancel(&timer);
+    context = NULL;
+}
