@@ -41,8 +41,9 @@ int store_parse_url(const char *url, struct store_target *t, char *err, size_t e
         }
         return 0;
     }
-    char rest[300];
-    if (strncmp(url, "redis://", 8) != 0 || snprintf(rest, sizeof rest, "%s", url + 8) >= 300)
+    char rest[sizeof t->host];
+    if (strncmp(url, "redis://", 8) != 0 ||
+        snprintf(rest, sizeof rest, "%s", url + 8) >= (int)sizeof rest)
         goto bad;
     char *slash = strchr(rest, '/'), *colon = strrchr(rest, ':'), *end;
     if (slash) {
@@ -60,7 +61,7 @@ int store_parse_url(const char *url, struct store_target *t, char *err, size_t e
     }
     if (!rest[0])
         goto bad;
-    snprintf(t->host, sizeof t->host, "%s", rest);
+    memcpy(t->host, rest, sizeof t->host);
     return 0;
 bad:
     snprintf(err, errlen, "--redis %s: expected redis://HOST:PORT[/DB] or unix:///path", url);
