@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define KEY_MAX (32 + 3 * 256 + 16)
 
@@ -113,12 +114,13 @@ static bool reply_ok(const redisReply *reply, int type) {
     return reply && reply->type == type;
 }
 
-/* The reply to MULTI; HGETALL kv; HGET meta alarm; EXEC: [entries, alarm]. */
+/* The reply to MULTI; HGETALL kv; HGET meta alarm; HINCRBY meta epoch 1; EXEC:
+ * [entries, alarm, epoch]. */
 static void on_loaded(void *arg, redisReply *reply) {
     struct room *r = ticket_redeem(arg);
     if (!r)
         return;
-    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 2 ||
+    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 3 ||
         reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements % 2) {
         log_error("[room %s] cannot load storage: %s", r->tag,
                   reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
@@ -133,6 +135,7 @@ static void on_loaded(void *arg, redisReply *reply) {
         e[i] = (struct storage_entry){k->str, v->str, k->len, v->len};
     }
     double when = alarm->type == REDIS_REPLY_STRING ? strtod(alarm->str, NULL) : 0;
+    r->epoch = reply->element[2]->type == REDIS_REPLY_INTEGER ? reply->element[2]->integer : 0;
     room_loaded(r, e, e ? n : -1, when);
     free(e);
 }
@@ -142,11 +145,12 @@ void room_store_load(struct room *r) {
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     meta_key(key, meta, sizeof meta);
     const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key}, *alarm[] = {"HGET", meta, "alarm"},
-               *exec[] = {"EXEC"};
+               *epoch[] = {"HINCRBY", meta, "epoch", "1"}, *exec[] = {"EXEC"};
     struct ticket *t = ticket_new(r);
     if (!t || store_command(NULL, NULL, 1, multi, NULL) != 0 ||
         store_command(NULL, NULL, 2, all, NULL) != 0 ||
         store_command(NULL, NULL, 3, alarm, NULL) != 0 ||
+        store_command(NULL, NULL, 4, epoch, NULL) != 0 ||
         store_command(on_loaded, t, 1, exec, NULL) != 0) {
         free(t);
         room_loaded(r, NULL, -1, 0);
@@ -212,6 +216,18 @@ static int send_alarm(const struct room *r, const char *key, const struct storag
     return send_part(3, hdel, NULL) || send_part(3, zrem, NULL) ? -1 : 0;
 }
 
+/* The epoch of the activation that writes, and when. */
+static int send_epoch(const struct room *r, const char *key) {
+    char meta[KEY_MAX], epoch[24], now[24];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    meta_key(key, meta, sizeof meta);
+    snprintf(epoch, sizeof epoch, "%lld", r->epoch);
+    snprintf(now, sizeof now, "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    const char *hset[] = {"HSET", meta, "epoch", epoch, "updated", now};
+    return send_part(6, hset, NULL);
+}
+
 void room_store_commit(struct room *r, const struct storage_writes *w) {
     char key[KEY_MAX];
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
@@ -220,7 +236,7 @@ void room_store_commit(struct room *r, const struct storage_writes *w) {
     /* hiredis queues them all at once: they leave in one write with other rooms' commits. */
     if (!t || send_part(1, multi, NULL) != 0 || (w->cleared && send_part(2, del, NULL) != 0) ||
         send_writes(key, w, true) != 0 || send_writes(key, w, false) != 0 ||
-        (w->alarm_changed && send_alarm(r, key, w) != 0) ||
+        (w->alarm_changed && send_alarm(r, key, w) != 0) || send_epoch(r, key) != 0 ||
         store_command(on_committed, t, 1, exec, NULL) != 0) {
         free(t);
         log_error("[room %s] checkpoint failed: no connection to storage", r->tag);

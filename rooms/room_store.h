@@ -2,13 +2,16 @@
  * hash tag, so Redis Cluster keeps them in one slot):
  *
  *     rd:{<ns>:<escaped id>}:kv     hash: storage key -> encoded value
- *     rd:{<ns>:<escaped id>}:meta   hash: "alarm" -> its time (ms since the epoch)
+ *     rd:{<ns>:<escaped id>}:meta   hash: "alarm" -> its time (ms since the epoch),
+ *                                   "epoch" -> activations so far, "updated" -> ms
  *     rd:alarms                     sorted set: "<ns>:<escaped id>" by alarm time
  *
  * The id is escaped (bytes other than [A-Za-z0-9._~-] as %XX), so no id can
  * name another room's keys or break the hash tag. Replies come back to the
  * room through a ticket holding its namespace, id and generation, never a
- * pointer to it: a room evicted or restarted meanwhile is not touched. */
+ * pointer to it: a room evicted or restarted meanwhile is not touched.
+ * Each activation takes the next epoch and every checkpoint writes it, so a
+ * later multi-node owner lease can fence off a stale writer. */
 #ifndef ROOMD_ROOM_STORE_H
 #define ROOMD_ROOM_STORE_H
 
