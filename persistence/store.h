@@ -23,6 +23,10 @@ struct store_target {
 /* Parses "redis://HOST:PORT[/DB]" or "unix:///path/to/socket". Returns 0 or -1 with err. */
 int store_parse_url(const char *url, struct store_target *t, char *err, size_t errlen);
 
+/* Checks, blocking for at most timeout_ms, that Redis at t answers PING (for start-up, before
+ * the loop runs). Returns 0, or -1 with the reason in err. */
+int store_ping(const struct store_target *t, int timeout_ms, char *err, size_t errlen);
+
 /* Gets the reply to a command: NULL when it failed (not connected, connection lost). The reply
  * is valid only inside the call. */
 typedef void store_reply_fn(void *arg, redisReply *reply);

@@ -232,7 +232,8 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh,
     char err[512];
     struct store_target t;
     if (cfg->redis) {
-        if (store_parse_url(cfg->redis, &t, err, sizeof err) != 0)
+        if (store_parse_url(cfg->redis, &t, err, sizeof err) != 0 ||
+            store_ping(&t, 2000, err, sizeof err) != 0)
             goto fail;
     } else {
         if (!(*child = redis_child_start(cfg->data_dir, err, sizeof err)))
@@ -267,9 +268,12 @@ int server_run(const struct config *cfg) {
         return 1;
     }
     struct redis_child *child = NULL;
-    if (watch_signals(vh) != 0 || start_storage(cfg, vh, &child) != 0) {
-        if (errno && !child)
-            fprintf(stderr, "roomd: cannot start: %s\n", strerror(errno));
+    int started = watch_signals(vh);
+    if (started != 0)
+        fprintf(stderr, "roomd: cannot watch signals: %s\n", strerror(errno));
+    else
+        started = start_storage(cfg, vh, &child);
+    if (started != 0) {
         lws_context_destroy(context);
         redis_child_stop(child);
         free_namespaces();
