@@ -39,5 +39,6 @@ return {
         gate = { script = "../tests/lua/gate.lua" },
         flood = { script = "../tests/lua/flood.lua" },
         store = { script = "../tests/lua/store.lua" }, -- test_storage_api, test_durability
+        alarmy = { script = "../tests/lua/alarmy.lua" }, -- test_alarms, test_eviction
     },
 }

@@ -233,7 +233,8 @@ static void release_held(struct room *r, bool stored) {
         struct held *h = &r->held[i];
         if (h->req) {
             if (!stored)
-                request_fail(h->req, 503, "storage unavailable: the change was not stored");
+                request_fail(h->req, 503,
+                             "storage unavailable: the change may not have been stored");
             h->req->on_done(h->req);
         } else if (h->ob) {
             h->conn->held_frames--;

@@ -441,7 +441,8 @@ static int json_depth(json_t *v) {
 static int check_json_body(struct session *s) {
     json_error_t jerr;
     char msg[200];
-    json_t *v = json_loadb(s->req->body, s->req->body_len, JSON_DECODE_ANY, &jerr);
+    json_t *v = json_loadb(s->req->body, s->req->body_len,
+                           JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
     if (!v) {
         snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
         return reply_error(s, 400, msg);

@@ -86,8 +86,9 @@ class OwnRedis:
         log = open(os.path.join(self.dir, "redis-%d.out" % self.starts), "wb")
         try:
             self.proc = subprocess.Popen(
-                ["redis-server", "--port", "0", "--unixsocket", self.sock, "--unixsocketperm", "700",
-                 "--dir", self.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+                ["redis-server", "--port", "0", "--unixsocket", self.sock,
+                 "--unixsocketperm", "700", "--dir", self.dir, "--save", "",
+                 "--appendonly", "yes", "--appendfsync", "always",
                  "--daemonize", "no", "--logfile", os.path.join(self.dir, "redis.log")],
                 cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent)
@@ -181,7 +182,8 @@ class PostLoad:
                 with self.lock:
                     self.sent += 1
                 try:
-                    res = http_request(self.port, "POST", self.path, self.body, conn=conn, timeout=10)
+                    res = http_request(self.port, "POST", self.path, self.body, conn=conn,
+                                       timeout=10)
                 except Exception as e:  # the server went away: this worker is done
                     with self.lock:
                         self.errors.append(repr(e))
@@ -190,7 +192,8 @@ class PostLoad:
                     self.statuses[res.status] = self.statuses.get(res.status, 0) + 1
                     if res.status == 200:
                         self.acked += 1
-                    elif not (isinstance(res.json, dict) and isinstance(res.json.get("error"), str)):
+                    elif not (isinstance(res.json, dict)
+                              and isinstance(res.json.get("error"), str)):
                         self.bad_answers.append((res.status, res.body[:200]))
                 if res.status != 200 and self.stop_on_status:
                     return
@@ -313,7 +316,8 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
         self.assertTrue(redis_pids, "roomd with no --redis runs a redis-server child")
         await asyncio.to_thread(self.restart, signal.SIGKILL)
         for pid in redis_pids:
-            self.assertFalse(pid_alive(pid), "the old redis-server (pid %d) outlived the restart" % pid)
+            self.assertFalse(pid_alive(pid),
+                             "the old redis-server (pid %d) outlived the restart" % pid)
         self.assertEqual(await asyncio.to_thread(counter_value, self.server, counter), 3)
         self.assertEqual(await asyncio.to_thread(vote_counts, self.server, vote), votes)
         self.assertEqual((await asyncio.to_thread(self.server.post, "/counter/" + counter)).json,
@@ -327,7 +331,8 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
         room = unique("crash")
         load = PostLoad(self.server.port, "/counter/" + room, threads=8).start()
         try:
-            self.assertTrue(load.wait_acked(1, 10), "no POST was acknowledged: %r" % load.errors[:3])
+            self.assertTrue(load.wait_acked(1, 10),
+                            "no POST was acknowledged: %r" % load.errors[:3])
             time.sleep(random.uniform(0.3, 1.5))
             self.server.children.update(child_pids(self.server.pid))
             self.server.proc.kill()
@@ -349,7 +354,8 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
         server = await asyncio.to_thread(self.start_server, redis)
         port = server.port
         vote, loaded, fresh = unique("gate"), unique("loaded"), unique("fresh")
-        self.assertEqual((await asyncio.to_thread(server.post, "/counter/" + loaded)).json, {"value": 1})
+        res = await asyncio.to_thread(server.post, "/counter/" + loaded)
+        self.assertEqual(res.json, {"value": 1})
         watchers = [await ws_connect(port, "/vote/" + vote) for _ in range(2)]
         pending = []
         try:
@@ -406,6 +412,41 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
             await asyncio.gather(*pending, return_exceptions=True)
         await asyncio.to_thread(server.stop_clean)
 
+    @bounded(60)
+    async def test_failed_checkpoint_drops_held_messages(self):
+        """A vote that cannot be stored answers 503 and its broadcast never goes out; the room
+        restarts from what is stored, its WebSockets still in it."""
+        redis = await asyncio.to_thread(self.start_redis)
+        server = await asyncio.to_thread(self.start_server, redis)
+        vote = unique("drop")
+        res = await asyncio.to_thread(server.post, "/vote/" + vote, {"option": 0})
+        self.assertEqual(res.json["votes"], [1, 0])
+        ws = await ws_connect(server.port, "/vote/" + vote)
+        try:
+            self.assertEqual((await ws_recv_json(ws))["votes"], [1, 0])
+            await asyncio.to_thread(redis.kill)
+            for _ in range(3):
+                res = await asyncio.to_thread(server.post, "/vote/" + vote, {"option": 1})
+                self.assertEqual(res.status, 503, res.body[:200])
+                self.assertIsInstance(res.json.get("error"), str, res.body[:200])
+            await ws_expect_silence(ws, 0.3)
+            await asyncio.to_thread(redis.start)
+            deadline = time.monotonic() + within_budget(15)
+            while True:
+                res = await asyncio.to_thread(server.post, "/vote/" + vote, {"option": 1})
+                if res.status == 200 or time.monotonic() > deadline:
+                    break
+                self.assertEqual(res.status, 503, res.body[:200])
+                await asyncio.sleep(0.05)
+            self.assertEqual((res.status, res.json["votes"]), (200, [1, 1]),
+                             "the votes that got 503 must not count")
+            msg = await ws_recv_json(ws, 5)
+            self.assertEqual(msg["votes"], [1, 1], "the first message after the failures is the "
+                             "stored vote's broadcast, nothing dropped came late")
+        finally:
+            await ws.close()
+        await asyncio.to_thread(server.stop_clean)
+
     # -- Redis killed and restarted --
 
     def test_redis_killed_and_restarted_under_load(self):
@@ -450,7 +491,7 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
             redis.kill()
             before = len(answers)
             self.assertTrue(wait_for(lambda: count(503) >= 3, 5),
-                            "no 503 while Redis is down: %r" % (answers[before:][:5], errors))
+                            "no 503 while Redis is down: %r" % ((answers[before:][:5], errors),))
             down_at = len(answers)
             for _ in range(5):
                 res = server.get("/healthz", timeout=3)
@@ -461,7 +502,7 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
             self.assertTrue(wait_for(lambda: count(200) > 0 and answers[-1][0] == 200 and
                                      len(answers) > down_at, 15),
                             "POSTs did not succeed again within 15s of Redis coming back: %r"
-                            % (answers[-3:], errors))
+                            % ((answers[-3:], errors),))
             back = count(200)
             self.assertTrue(wait_for(lambda: count(200) >= back + 20, 10), "no progress after")
         finally:
@@ -481,9 +522,48 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
         value = counter_value(server, room)
         self.assertEqual(value, acked[-1], "stored value is not the last acknowledged one")
         # Only the one commit in flight when Redis died may be stored without its answer.
-        self.assertIn(value - len(acked), (0, 1), "%d stored, %d acknowledged" % (value, len(acked)))
+        self.assertIn(value - len(acked), (0, 1),
+                      "%d stored, %d acknowledged" % (value, len(acked)))
         self.restart(signal.SIGTERM)
         self.assertEqual(counter_value(server, room), value, "after a roomd restart")
+        server.stop_clean()
+
+    def test_redis_killed_between_writes_stores_exactly_the_acknowledged(self):
+        """With no commit in flight when Redis dies, the stored value is exactly the number of
+        200 answers: a 503 leaves no trace."""
+        redis = self.start_redis()
+        server = self.start_server(redis)
+        room = unique("exact")
+        path = "/counter/" + room
+        for n in range(1, 11):
+            self.assertEqual(server.post(path).json, {"value": n})
+        redis.kill()
+        res = server.get(path, timeout=3)
+        self.assertEqual((res.status, res.json), (200, {"value": 10}),
+                         "a GET of a loaded room needs no Redis")
+        for i in range(20):
+            res = server.post(path, timeout=5)
+            self.assertEqual(res.status, 503,
+                             "POST %d while Redis is dead: %r" % (i, res.body[:200]))
+            self.assertIsInstance(res.json, dict, res.body[:200])
+            self.assertIsInstance(res.json.get("error"), str, res.body[:200])
+        self.assertEqual(server.get("/healthz", timeout=3).status, 200)
+        redis.start()
+        deadline = time.monotonic() + within_budget(15)
+        failed = 0
+        while time.monotonic() < deadline:
+            res = server.post(path, timeout=5)
+            if res.status == 200:
+                break
+            self.assertEqual(res.status, 503, res.body[:200])
+            failed += 1
+            time.sleep(0.05)
+        self.assertEqual((res.status, res.json), (200, {"value": 11}),
+                         "the first POST once Redis is back (after %d more 503s)" % failed)
+        for n in range(12, 21):
+            self.assertEqual(server.post(path).json, {"value": n})
+        self.restart(signal.SIGTERM)
+        self.assertEqual(counter_value(server, room), 20, "after a roomd restart")
         server.stop_clean()
 
     def test_load_cut_short_by_redis_death_answers_503(self):
@@ -541,7 +621,8 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
         load = PostLoad(self.server.port, "/counter/" + room, threads=8,
                         stop_on_status=True).start()
         try:
-            self.assertTrue(load.wait_acked(1, 10), "no POST was acknowledged: %r" % load.errors[:3])
+            self.assertTrue(load.wait_acked(1, 10),
+                            "no POST was acknowledged: %r" % load.errors[:3])
             time.sleep(random.uniform(0.2, 0.8))
             self.server.children.update(child_pids(self.server.pid))
             self.server.send_signal(signal.SIGTERM)

@@ -85,7 +85,8 @@ class StoreClient:
     def err(self, room, body):
         """The error message of an op that must be refused with 400."""
         res = self.call(room, body)
-        self.test.assertEqual(res.status, 400, "%s must be refused: %r" % (body.get("op"), res.body[:300]))
+        self.test.assertEqual(res.status, 400, "%s must be refused: %r"
+                              % (body.get("op"), res.body[:300]))
         self.test.assertIsInstance(res.json, dict, res.body[:300])
         msg = res.json.get("error")
         self.test.assertIsInstance(msg, str, res.body[:300])
@@ -168,6 +169,15 @@ class StorageApiTest(ServerTestCase):
         self.assertEqual(self.store.get(room, "k"), "second")
         self.store.put(room, "k", [1, 2])
         self.assertEqual(self.store.get(room, "k"), [1, 2])
+
+    def test_get_returns_a_copy(self):
+        room = unique("copy")
+        self.store.put(room, "t", {"a": 1})
+        self.store.put(room, "l", [1, 2])
+        self.assertEqual(self.store.ok(room, {"op": "mutate_copy", "key": "t"}), {"a": 1})
+        self.assertEqual(self.store.ok(room, {"op": "mutate_copy", "key": "l"}), [1, 2])
+        self.assertEqual(self.store.get(room, "t"), {"a": 1}, "a changed copy is not stored")
+        self.assertEqual(self.store.get(room, "l"), [1, 2])
 
     def test_binary_keys(self):
         room = unique("binkeys")
@@ -292,7 +302,8 @@ class StorageApiTest(ServerTestCase):
         self.assertEqual(self.keys_of(room, prefix="a/"), [b"a/1", b"a/10", b"a/2"])
         self.assertEqual(self.keys_of(room, prefix="a"), [b"a", b"a/1", b"a/10", b"a/2", b"ab"])
         self.assertEqual(self.keys_of(room, prefix=b"\xff"), [b"\xff", b"\xff\x00"])
-        self.assertEqual(self.keys_of(room, prefix="\u00e9"), ["\u00e9".encode(), "\u00e9t\u00e9".encode()])
+        self.assertEqual(self.keys_of(room, prefix="\u00e9"),
+                         ["\u00e9".encode(), "\u00e9t\u00e9".encode()])
         self.assertEqual(self.keys_of(room, prefix="nothing"), [])
         self.assertEqual(self.keys_of(room, prefix=""), order, "an empty prefix matches all")
 
@@ -307,8 +318,9 @@ class StorageApiTest(ServerTestCase):
                          "bounds need not be keys")
         self.assertEqual(self.keys_of(room, start="b", end="b"), [], "start == end")
         self.assertEqual(self.keys_of(room, start="z", end="a"), [], "start after end")
-        self.assertEqual(self.keys_of(room, start=b"\x7f"), [b"\x7f", "\u00e9".encode(),
-                                                             "\u00e9t\u00e9".encode(), b"\xff", b"\xff\x00"],
+        self.assertEqual(self.keys_of(room, start=b"\x7f"),
+                         [b"\x7f", "\u00e9".encode(), "\u00e9t\u00e9".encode(), b"\xff",
+                          b"\xff\x00"],
                          "bytes over 0x7f sort after ASCII (unsigned byte order)")
         self.assertEqual(self.keys_of(room, prefix="a", start="a/10", end="ab"), [b"a/10", b"a/2"])
 
@@ -394,7 +406,8 @@ class StorageApiTest(ServerTestCase):
                                                "value": {"$repeat": "y", "n": fits}}))
         got = self.store.get(room, "big")
         self.assertEqual((len(got), set(got)), (fits, {"y"}), "the largest value round-trips")
-        msg = self.store.err(room, {"op": "put", "key": "big2", "value": {"$repeat": "y", "n": fits + 1}})
+        msg = self.store.err(room, {"op": "put", "key": "big2",
+                                    "value": {"$repeat": "y", "n": fits + 1}})
         self.assertNames(msg, "%d bytes encoded" % (MAX_VALUE + 1), str(MAX_VALUE))
         # Also inside a table, and in a many-key put (which then stores none of its keys).
         msg = self.store.err(room, {"op": "put", "key": "t",
@@ -424,7 +437,8 @@ class StorageApiTest(ServerTestCase):
         msg = self.store.err(room, {"op": "put", "key": "f",
                                     "value": {"inner": [1, {"$function": True}]}})
         self.assertNames(msg, "cannot be stored", "function")
-        msg = self.store.err(room, {"op": "put_many", "entries": {"a": 1, "f": {"$function": True}}})
+        msg = self.store.err(room, {"op": "put_many",
+                                    "entries": {"a": 1, "f": {"$function": True}}})
         self.assertNames(msg, "function")
         self.assertEqual(self.store.listing(room), [])
 
@@ -565,7 +579,8 @@ class StorageRestartTest(ServerTestCase):
             self.assertEqual(norm(listed), norm(values), "room %r after restart" % room)
         self.assertEqual(store.listing(cleared), [{"key": "c", "value": 3}],
                          "delete_all then put, after restart")
-        self.assertEqual(store.listing(deleted), [{"key": "b", "value": 2}], "delete, after restart")
+        self.assertEqual(store.listing(deleted), [{"key": "b", "value": 2}],
+                         "delete, after restart")
         self.assertEqual(store.listing(unique("fresh")), [])
 
 

@@ -3,17 +3,18 @@
 --
 -- POST /store/<id> with a JSON body {"op": OP, ...} runs one storage call and answers
 -- 200 {"result": R}, or 400 {"error": "<the storage call's error message>"} when it raises:
---   {"op": "put", "key": K, "value": V}          room.storage:put(K, V)            -> null
---   {"op": "put_many", "entries": {k: v, ...}}   room.storage:put({...})           -> null
+--   {"op": "put", "key": K, "value": V}         storage:put(K, V)      -> null
+--   {"op": "put_many", "entries": {k: v, ...}}  storage:put({...})     -> null
 --       ("entries" may also be an array of [K, V] pairs, for keys JSON cannot name)
---   {"op": "get", "key": K}                      room.storage:get(K)               -> V or null
---   {"op": "get_many", "keys": [K, ...]}         room.storage:get({...})           -> {k: v}
---   {"op": "delete", "key": K}                   room.storage:delete(K)            -> bool
---   {"op": "delete_many", "keys": [K, ...]}      room.storage:delete({...})        -> count
---   {"op": "delete_all"}                         room.storage:delete_all()         -> null
---   {"op": "list", "opts": {...}}                room.storage:list(opts)           -> [{key, value}]
---       (opts: prefix, start, end, limit, reverse; "opts" absent calls list())
---   {"op": "batch", "ops": [OP, ...]}            runs each in the same turn        -> [{result} or {error}]
+--   {"op": "get", "key": K}                     storage:get(K)         -> V or null
+--   {"op": "get_many", "keys": [K, ...]}        storage:get({...})     -> {k: v}
+--   {"op": "delete", "key": K}                  storage:delete(K)      -> bool
+--   {"op": "delete_many", "keys": [K, ...]}     storage:delete({...})  -> count
+--   {"op": "delete_all"}                        storage:delete_all()   -> null
+--   {"op": "list", "opts": {...}}               storage:list(opts)     -> [{key, value}, ...]
+--       (opts: prefix, start, end, limit, reverse; without "opts" it calls list())
+--   {"op": "batch", "ops": [OP, ...]}           each in this one turn  -> [{result} or {error}]
+--   {"op": "mutate_copy", "key": K}  changes the table get(K) returned, answers get(K) again
 -- GET /store/<id> answers {"result": room.storage:list()}: a turn that writes nothing.
 --
 -- Keys and values travel as JSON, with escapes for what JSON cannot carry:
@@ -151,6 +152,17 @@ end
 
 function ops.get(s, body)
     return result_or_null(encode_value(s:get(decode_value(body.key))))
+end
+
+-- get returns a copy: changing it changes neither storage nor the next get.
+function ops.mutate_copy(s, body)
+    local key = decode_value(body.key)
+    local v = s:get(key)
+    if type(v) == "table" then
+        v.mutated = true
+        v[1] = "mutated"
+    end
+    return result_or_null(encode_value(s:get(key)))
 end
 
 function ops.get_many(s, body)
