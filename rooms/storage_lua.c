@@ -105,9 +105,29 @@ static int take_writes(lua_State *L) {
     return 0;
 }
 
+/* Whether the turn wrote anything: the common case of a turn that wrote nothing is answered
+ * without a protected call. Only raw reads of keys the table already holds: nothing here can
+ * allocate or raise. */
+static bool has_writes(lua_State *L, const struct room *r) {
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->storage_ref);
+    lua_pushliteral(L, "_cleared");
+    lua_rawget(L, -2);
+    lua_pushliteral(L, "_alarm_dirty");
+    lua_rawget(L, -3);
+    lua_pushliteral(L, "_dirty");
+    lua_rawget(L, -4);
+    bool any = lua_toboolean(L, -3) || lua_toboolean(L, -2);
+    lua_pushnil(L);
+    if (!any && lua_istable(L, -2) && lua_next(L, -2))
+        any = true;
+    lua_settop(L, top);
+    return any;
+}
+
 int storage_lua_take_writes(struct lvm *vm, struct room *r, struct storage_writes *w) {
     memset(w, 0, sizeof *w);
-    if (r->storage_ref == LUA_NOREF)
+    if (r->storage_ref == LUA_NOREF || !has_writes(lvm_state(vm), r))
         return 0;
     struct take_args a = {r, w};
     lua_State *L = lvm_state(vm);
