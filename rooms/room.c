@@ -305,6 +305,7 @@ static void retry_alarm(struct room *r) {
         return;
     }
     double when = now_ms() + ALARM_FIRST_RETRY_MS * (double)(1 << (r->alarm_retries - 1));
+    r->alarm_is_retry = true;
     if (storage_lua_set_alarm(r->ns->vm, r, when) != 0)
         log_error("[room %s] out of memory retrying the alarm", r->tag);
 }
@@ -414,6 +415,10 @@ static void end_turn(struct room *r) {
         room_committed(r, false);
         return;
     }
+    /* An alarm the script set (or deleted) starts over; a retry keeps its count. */
+    if (w.alarm_changed && !r->alarm_is_retry)
+        r->alarm_retries = 0;
+    r->alarm_is_retry = false;
     if ((w.n || w.cleared || w.alarm_changed) && room_store_enabled()) {
         r->committing = true;
         room_store_commit(r, &w);
@@ -432,7 +437,7 @@ static bool run_event(struct room *r) {
         if (room_store_enabled())
             room_store_load(r);
         else
-            room_loaded(r, NULL, 0, 0);
+            room_loaded(r, NULL, 0, 0, 0);
         return !r->loading; /* go on at once if the load is already over */
     }
     pop_event(r);
@@ -480,8 +485,10 @@ static void fail_queued(struct room *r) {
     }
 }
 
-void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm) {
+void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm,
+                 int alarm_retries) {
     r->loading = false;
+    r->alarm_retries = alarm_retries;
     if (n < 0 || storage_lua_new(r->ns->vm, r->ns->storage_ctor_ref, r, entries, n, alarm) != 0) {
         fail_queued(r);
         return;

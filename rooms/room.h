@@ -60,7 +60,8 @@ struct room {
     bool committing;          /* a turn's writes are in flight: output held, no new turn */
     bool draining;            /* inside drain: turns are running */
     bool alarm_queued;        /* an alarm event waits or runs: the poller adds no other */
-    int alarm_retries;        /* failed runs of the current alarm */
+    int alarm_retries;        /* failed runs of the current alarm (stored with it) */
+    bool alarm_is_retry;      /* this turn's alarm change is retry_alarm's, not the script's */
     long long last_active_ms; /* monotonic time of the last event or turn */
     int self_ref, thread_ref, storage_ref; /* in the VM's registry */
     lua_State *co;                         /* the room's coroutine, NULL after a failed turn */
@@ -100,7 +101,8 @@ void room_close_conn(struct room *r, struct conn *c, int code, const char *reaso
 
 /* room_store's answers: the stored entries (n < 0: storage unavailable), and whether a
  * checkpoint was stored. */
-void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm);
+void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm,
+                 int alarm_retries);
 void room_committed(struct room *r, bool ok);
 
 /* Whether the room has nothing going on (no connection, event, storage operation or held

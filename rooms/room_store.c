@@ -114,20 +114,22 @@ static bool reply_ok(const redisReply *reply, int type) {
     return reply && reply->type == type;
 }
 
-/* The reply to MULTI; HGETALL kv; HGET meta alarm; HINCRBY meta epoch 1; EXEC:
- * [entries, alarm, epoch]. */
+/* The reply to MULTI; HGETALL kv; HMGET meta alarm retries; HINCRBY meta epoch 1; EXEC:
+ * [entries, [alarm, retries], epoch]. */
 static void on_loaded(void *arg, redisReply *reply) {
     struct room *r = ticket_redeem(arg);
     if (!r)
         return;
     if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 3 ||
-        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements % 2) {
+        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements % 2 ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[1]->elements != 2) {
         log_error("[room %s] cannot load storage: %s", r->tag,
                   reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
-        room_loaded(r, NULL, -1, 0);
+        room_loaded(r, NULL, -1, 0, 0);
         return;
     }
-    redisReply *kv = reply->element[0], *alarm = reply->element[1];
+    redisReply *kv = reply->element[0], *alarm = reply->element[1]->element[0],
+               *retries = reply->element[1]->element[1];
     int n = (int)kv->elements / 2;
     struct storage_entry *e = calloc((size_t)n + 1, sizeof *e);
     for (int i = 0; e && i < n; i++) {
@@ -136,7 +138,8 @@ static void on_loaded(void *arg, redisReply *reply) {
     }
     double when = alarm->type == REDIS_REPLY_STRING ? strtod(alarm->str, NULL) : 0;
     r->epoch = reply->element[2]->type == REDIS_REPLY_INTEGER ? reply->element[2]->integer : 0;
-    room_loaded(r, e, e ? n : -1, when);
+    int tries = retries->type == REDIS_REPLY_STRING ? atoi(retries->str) : 0;
+    room_loaded(r, e, e ? n : -1, when, tries);
     free(e);
 }
 
@@ -144,16 +147,17 @@ void room_store_load(struct room *r) {
     char key[KEY_MAX], meta[KEY_MAX];
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     meta_key(key, meta, sizeof meta);
-    const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key}, *alarm[] = {"HGET", meta, "alarm"},
+    const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key},
+               *alarm[] = {"HMGET", meta, "alarm", "retries"},
                *epoch[] = {"HINCRBY", meta, "epoch", "1"}, *exec[] = {"EXEC"};
     struct ticket *t = ticket_new(r);
     if (!t || store_command(NULL, NULL, 1, multi, NULL) != 0 ||
         store_command(NULL, NULL, 2, all, NULL) != 0 ||
-        store_command(NULL, NULL, 3, alarm, NULL) != 0 ||
+        store_command(NULL, NULL, 4, alarm, NULL) != 0 ||
         store_command(NULL, NULL, 4, epoch, NULL) != 0 ||
         store_command(on_loaded, t, 1, exec, NULL) != 0) {
         free(t);
-        room_loaded(r, NULL, -1, 0);
+        room_loaded(r, NULL, -1, 0, 0);
     }
 }
 
@@ -204,16 +208,18 @@ out:
 
 /* The alarm's time in the meta hash and in the sorted set of all alarms, or its removal. */
 static int send_alarm(const struct room *r, const char *key, const struct storage_writes *w) {
-    char meta[KEY_MAX], member[KEY_MAX], when[32];
+    char meta[KEY_MAX], member[KEY_MAX], when[32], retries[16];
     meta_key(key, meta, sizeof meta);
     room_store_member(r->ns->name, r->id, r->id_len, member, sizeof member);
     snprintf(when, sizeof when, "%.0f", w->alarm);
-    const char *hset[] = {"HSET", meta, "alarm", when},
-               *zadd[] = {"ZADD", ROOM_STORE_ALARMS, when, member};
-    const char *hdel[] = {"HDEL", meta, "alarm"}, *zrem[] = {"ZREM", ROOM_STORE_ALARMS, member};
+    snprintf(retries, sizeof retries, "%d", r->alarm_retries);
+    const char *hset[] = {"HSET", meta, "alarm", when, "retries", retries};
+    const char *zadd[] = {"ZADD", ROOM_STORE_ALARMS, when, member};
+    const char *hdel[] = {"HDEL", meta, "alarm", "retries"};
+    const char *zrem[] = {"ZREM", ROOM_STORE_ALARMS, member};
     if (w->alarm > 0)
-        return send_part(4, hset, NULL) || send_part(4, zadd, NULL) ? -1 : 0;
-    return send_part(3, hdel, NULL) || send_part(3, zrem, NULL) ? -1 : 0;
+        return send_part(6, hset, NULL) || send_part(4, zadd, NULL) ? -1 : 0;
+    return send_part(4, hdel, NULL) || send_part(3, zrem, NULL) ? -1 : 0;
 }
 
 /* The epoch of the activation that writes, and when. */

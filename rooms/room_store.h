@@ -3,6 +3,7 @@
  *
  *     rd:{<ns>:<escaped id>}:kv     hash: storage key -> encoded value
  *     rd:{<ns>:<escaped id>}:meta   hash: "alarm" -> its time (ms since the epoch),
+ *                                   "retries" -> its failed runs so far,
  *                                   "epoch" -> activations so far, "updated" -> ms
  *     rd:alarms                     sorted set: "<ns>:<escaped id>" by alarm time
  *
