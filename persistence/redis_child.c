@@ -23,6 +23,7 @@
 struct redis_child {
     pid_t pid;
     char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char dir[4096];
 };
 
 static void sleep_ms(int ms) {
@@ -99,6 +100,22 @@ static int wait_ready(struct redis_child *c, const char *data_dir, char *err, si
     return -1;
 }
 
+static int spawn(struct redis_child *c) {
+    c->pid = fork();
+    if (c->pid < 0)
+        return -1;
+    if (c->pid == 0)
+        exec_child(c->dir, c->socket);
+    return 0;
+}
+
+int redis_child_check(struct redis_child *c) {
+    int status;
+    if (!c || c->pid <= 0 || waitpid(c->pid, &status, WNOHANG) != c->pid)
+        return 0;
+    return spawn(c) == 0 ? 1 : -1;
+}
+
 struct redis_child *redis_child_start(const char *data_dir, char *err, size_t errlen) {
     struct redis_child *c = calloc(1, sizeof *c);
     if (!c) {
@@ -113,14 +130,12 @@ struct redis_child *redis_child_start(const char *data_dir, char *err, size_t er
         snprintf(err, errlen, "data folder path too long for a unix socket: %s", data_dir);
         goto fail;
     }
+    snprintf(c->dir, sizeof c->dir, "%s", data_dir);
     wait_for_previous(data_dir);
-    c->pid = fork();
-    if (c->pid < 0) {
+    if (spawn(c) != 0) {
         snprintf(err, errlen, "cannot fork redis-server: %s", strerror(errno));
         goto fail;
     }
-    if (c->pid == 0)
-        exec_child(data_dir, c->socket);
     if (wait_ready(c, data_dir, err, errlen) == 0)
         return c;
 fail:

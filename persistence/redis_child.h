@@ -17,6 +17,11 @@ struct redis_child *redis_child_start(const char *data_dir, char *err, size_t er
 /* The unix socket path the child listens on. */
 const char *redis_child_socket(const struct redis_child *c);
 
+/* Whether the child is still running; if it exited, starts a new one on the same folder
+ * without waiting for it (the store's reconnects find it when it is ready). Returns 0 when it
+ * was running, 1 when it was restarted, -1 when it could not be. Never blocks. */
+int redis_child_check(struct redis_child *c);
+
 /* Stops the child (SIGTERM: it fsyncs its append-only file), waits for it, frees c. Accepts
  * NULL. */
 void redis_child_stop(struct redis_child *c);

@@ -35,7 +35,8 @@
 
 struct server_state server;
 
-static lws_sorted_usec_list_t stop_timer;
+static lws_sorted_usec_list_t stop_timer, child_timer;
+static struct redis_child *child; /* the embedded redis-server, if roomd runs one */
 static struct lws_context *context;
 
 struct ns *server_find_ns(const char *name, size_t len) {
@@ -226,9 +227,19 @@ static void run_loop(void) {
     }
 }
 
+/* Once a second: an embedded redis-server that died is started again. */
+static void watch_child(lws_sorted_usec_list_t *sul) {
+    (void)sul;
+    int rc = redis_child_check(child);
+    if (rc > 0)
+        log_error("[store] the embedded redis-server exited: started it again");
+    else if (rc < 0)
+        log_error("[store] the embedded redis-server exited and cannot be started again");
+    lws_sul_schedule(context, 0, &child_timer, watch_child, LWS_US_PER_SEC);
+}
+
 /* The embedded redis-server, or the --redis URL. Returns 0, or -1 after printing why. */
-static int start_storage(const struct config *cfg, struct lws_vhost *vh,
-                         struct redis_child **child) {
+static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
     char err[512];
     struct store_target t;
     if (cfg->redis) {
@@ -236,10 +247,11 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh,
             store_ping(&t, 2000, err, sizeof err) != 0)
             goto fail;
     } else {
-        if (!(*child = redis_child_start(cfg->data_dir, err, sizeof err)))
+        if (!(child = redis_child_start(cfg->data_dir, err, sizeof err)))
             goto fail;
         memset(&t, 0, sizeof t);
-        snprintf(t.path, sizeof t.path, "%s", redis_child_socket(*child));
+        snprintf(t.path, sizeof t.path, "%s", redis_child_socket(child));
+        lws_sul_schedule(context, 0, &child_timer, watch_child, LWS_US_PER_SEC);
     }
     if (store_start(context, vh, &t, err, sizeof err) == 0) {
         alarm_start(context);
@@ -267,15 +279,15 @@ int server_run(const struct config *cfg) {
         free_namespaces();
         return 1;
     }
-    struct redis_child *child = NULL;
     int started = watch_signals(vh);
     if (started != 0)
         fprintf(stderr, "roomd: cannot watch signals: %s\n", strerror(errno));
     else
-        started = start_storage(cfg, vh, &child);
+        started = start_storage(cfg, vh);
     if (started != 0) {
         lws_context_destroy(context);
         redis_child_stop(child);
+        child = NULL;
         free_namespaces();
         return 1;
     }
@@ -283,6 +295,7 @@ int server_run(const struct config *cfg) {
              cfg->port, cfg->node);
     run_loop();
     lws_sul_cancel(&stop_timer);
+    lws_sul_cancel(&child_timer);
     alarm_stop();
     evict_stop();
     store_stop();
@@ -291,6 +304,7 @@ int server_run(const struct config *cfg) {
     registry_free_all();
     free_namespaces();
     redis_child_stop(child);
+    child = NULL;
     log_info("stopped");
     return 0;
 }
