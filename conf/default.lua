@@ -26,6 +26,7 @@ return {
         attachment_bytes = 2048, -- largest conn attachment, JSON-encoded
         vm_memory_bytes = 134217728, -- Lua heap per namespace
         room_idle_ms = 30000, -- a room with no connection and no event this long leaves memory
+        hibernate_ms = 10000, -- a room with connections but no event this long drops its Lua state
     },
 
     namespaces = {

@@ -21,6 +21,7 @@ return {
         attachment_bytes = 2048, -- test_gate: a larger attachment is refused
         vm_memory_bytes = 134217728,
         room_idle_ms = 30000,
+        hibernate_ms = 60000, -- tests of in-memory state must not see rooms hibernate
     },
 
     namespaces = {

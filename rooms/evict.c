@@ -12,16 +12,22 @@
 
 static struct lws_context *context;
 static lws_sorted_usec_list_t timer;
-static long idle_ms;
+static long idle_ms, hibernate_ms;
 
 struct sweep {
-    long long before_ms;
+    long long before_ms, hibernate_before_ms;
+    size_t hibernated;
     struct room **found;
     size_t n, cap;
 };
 
 static void collect(struct room *r, void *arg) {
     struct sweep *s = arg;
+    if (room_can_hibernate(r, s->hibernate_before_ms)) {
+        room_hibernate(r); /* the registry is unchanged: safe while walking it */
+        s->hibernated++;
+        return;
+    }
     if (!room_is_idle(r, s->before_ms))
         return;
     if (s->n == s->cap) {
@@ -37,7 +43,8 @@ static void collect(struct room *r, void *arg) {
 
 static void sweep(lws_sorted_usec_list_t *sul) {
     (void)sul;
-    struct sweep s = {.before_ms = room_clock_ms() - idle_ms};
+    long long now = room_clock_ms();
+    struct sweep s = {.before_ms = now - idle_ms, .hibernate_before_ms = now - hibernate_ms};
     registry_each(collect, &s);
     for (size_t i = 0; i < s.n; i++) {
         log_debug("[room %s] evicted after %ld ms idle", s.found[i]->tag, idle_ms);
@@ -46,13 +53,16 @@ static void sweep(lws_sorted_usec_list_t *sul) {
     }
     if (s.n)
         log_info("evicted %zu idle rooms; %zu in memory", s.n, registry_count());
+    if (s.hibernated)
+        log_info("hibernated %zu rooms", s.hibernated);
     free(s.found);
     lws_sul_schedule(context, 0, &timer, sweep, SWEEP_US);
 }
 
-void evict_start(struct lws_context *ctx, long idle) {
+void evict_start(struct lws_context *ctx, long idle, long hibernate) {
     context = ctx;
     idle_ms = idle;
+    hibernate_ms = hibernate;
     lws_sul_schedule(context, 0, &timer, sweep, SWEEP_US);
 }
 

@@ -497,16 +497,33 @@ void room_loaded(struct room *r, const struct storage_entry *entries, int n, dou
     drain(r);
 }
 
-/* Forgets the room's Lua instance and storage: the next event loads and starts it anew. */
-static void reset(struct room *r) {
+/* Forgets the room's Lua instance, its storage and its conns' Lua objects (their tags and
+ * attachments stay in C): the next event loads and starts it anew. */
+static void drop_instance(struct room *r) {
     lua_State *L = lvm_state(r->ns->vm);
+    for (struct conn *c = r->conns; c; c = c->next)
+        room_lua_forget_conn(L, c);
     room_lua_forget_room(L, r);
     storage_lua_forget(r->ns->vm, r);
     if (r->thread_ref != LUA_NOREF)
         drop_thread(r);
     r->started = r->loaded = false;
     r->generation = next_generation++;
+}
+
+static void reset(struct room *r) {
+    drop_instance(r);
     log_warn("[room %s] reset to its stored state", r->tag);
+}
+
+bool room_can_hibernate(const struct room *r, long long idle_since_ms) {
+    return r->started && r->conns && !r->q_head && !r->loading && !r->committing && !r->draining &&
+           !r->n_held && r->last_active_ms < idle_since_ms;
+}
+
+void room_hibernate(struct room *r) {
+    drop_instance(r);
+    log_debug("[room %s] hibernated with %d connections", r->tag, r->n_conns);
 }
 
 void room_committed(struct room *r, bool ok) {

@@ -109,6 +109,14 @@ void room_committed(struct room *r, bool ok);
  * output) since before idle_since_ms (monotonic): it may leave memory. */
 bool room_is_idle(const struct room *r, long long idle_since_ms);
 
+/* Whether the room, which has connections, has had no event since before idle_since_ms and has
+ * nothing in flight: its Lua instance may be dropped while its sockets stay open. */
+bool room_can_hibernate(const struct room *r, long long idle_since_ms);
+
+/* Drops the room's Lua instance (and its conns' Lua objects); connections, their tags and
+ * attachments stay. The next event starts the room again from storage (init, then the event). */
+void room_hibernate(struct room *r);
+
 /* The monotonic clock in milliseconds. */
 long long room_clock_ms(void);
 

@@ -15,6 +15,7 @@ struct limits {
     int connections_per_room;
     int room_queue;    /* events waiting for one room */
     long room_idle_ms; /* a room with no connection and no event this long leaves memory */
+    long hibernate_ms; /* a room with connections but no event this long drops its Lua instance */
     int json_depth;
 };
 

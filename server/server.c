@@ -255,7 +255,7 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
     }
     if (store_start(context, vh, &t, err, sizeof err) == 0) {
         alarm_start(context);
-        evict_start(context, cfg->limits.room_idle_ms);
+        evict_start(context, cfg->limits.room_idle_ms, cfg->limits.hibernate_ms);
         return 0;
     }
 fail:
