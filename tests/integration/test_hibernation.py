@@ -1,0 +1,67 @@
+"""Hibernation (rooms/evict.h): a room with connections but no event for limits.hibernate_ms
+drops its Lua instance ("[room ns:id] hibernated with N connections" at debug level) while its
+sockets stay open; the next message starts it again (init, then the message), and each
+connection's id, tags and attachment, kept in C, are what they were."""
+
+import asyncio
+import re
+import time
+import unittest
+
+from harness import AsyncServerTestCase, unique, within_budget, ws_recv_json, ws_send_json
+
+
+class HibernationTest(AsyncServerTestCase):
+    server_args = ("--set", "limits.hibernate_ms=300", "--set", "log_level=debug")
+    test_timeout = 30
+
+    async def wait_log(self, pattern, count=1, timeout=6.0):
+        deadline = time.monotonic() + within_budget(timeout)
+        while time.monotonic() < deadline:
+            if len(re.findall(pattern, self.server.log_text())) >= count:
+                return
+            await asyncio.sleep(0.05)
+        self.fail("log never showed %r %d times" % (pattern, count))
+
+    async def test_hibernated_room_keeps_sockets_tags_and_attachments(self):
+        room = unique()
+        alice = await self.server.ws("/gate/%s?tag=red&name=alice" % room)
+        bob = await self.server.ws("/gate/%s?tag=blue&name=bob" % room)
+        try:
+            await ws_send_json(alice, {"get": True})
+            before = await ws_recv_json(alice)
+            tag = re.escape("[room gate:%s]" % room)
+            await self.wait_log(tag + " hibernated with 2 connections")
+            await ws_send_json(alice, {"get": True})
+            after = await ws_recv_json(alice)
+            self.assertEqual(after, before, "id, tags and attachment survive hibernation")
+            self.assertEqual(after["tags"], ["red"])
+            self.assertEqual(after["attachment"], {"name": "alice", "room": room})
+            await ws_send_json(alice, {"count": ""})
+            self.assertEqual(await ws_recv_json(alice), {"count": 2})
+            await ws_send_json(alice, {"to_tag": "blue", "text": "still here"})
+            self.assertEqual(await ws_recv_json(bob), {"tag": "blue", "text": "still here"})
+            self.assertEqual(await ws_recv_json(alice), {"sent": 1})
+            await self.wait_log(tag + " started", count=2)
+        finally:
+            await alice.close()
+            await bob.close()
+
+    async def test_stored_state_comes_back_after_hibernation(self):
+        room = unique()
+        ws = await self.server.ws("/vote/%s" % room)
+        try:
+            first = await ws_recv_json(ws)
+            await ws_send_json(ws, {"option": 1})
+            self.assertEqual((await ws_recv_json(ws))["votes"], [0, 1])
+            await self.wait_log(re.escape("[room vote:%s] hibernated" % room))
+            await ws_send_json(ws, {"option": 0})
+            state = await ws_recv_json(ws)
+            self.assertEqual(state["votes"], [1, 1])
+            self.assertEqual(state["question"], first["question"])
+        finally:
+            await ws.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
