@@ -21,9 +21,16 @@ struct ns *ns_find(const char *name, size_t len) {
     return NULL;
 }
 
+/* A VM of the namespace's with everything a room needs (the parts ns_new and ns_reload
+ * share). */
+struct vm_parts {
+    struct lvm *vm;
+    int settings_ref, storage_ctor_ref;
+};
+
 struct settings_args {
-    struct ns *ns;
-    const char *json;
+    const struct ns *ns;
+    struct vm_parts *parts;
     char *err;
     size_t errlen;
 };
@@ -32,42 +39,70 @@ struct settings_args {
 static int open_bindings(lua_State *L) {
     struct settings_args *a = lua_touserdata(L, 1);
     room_lua_open(L);
-    const char *json = a->json ? a->json : "{}";
+    const char *json = a->ns->settings ? a->ns->settings : "{}";
     if (ljson_decode(L, json, strlen(json), a->ns->limits->json_depth, a->err, a->errlen) != 0)
         return luaL_error(L, "settings of namespace '%s': %s", a->ns->name, a->err);
-    a->ns->settings_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    a->parts->settings_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
+}
+
+/* A new VM with the bindings, room.settings, the storage constructor and the script loaded.
+ * Returns 0, or -1 with the reason in err (and nothing left behind). */
+static int build_vm(const struct ns *ns, struct vm_parts *parts, char *err, size_t errlen) {
+    const struct limits *limits = ns->limits;
+    parts->vm = lvm_new(ns->name, limits->vm_memory_bytes, limits->json_depth, err, errlen);
+    if (!parts->vm)
+        return -1;
+    struct settings_args a = {ns, parts, err, errlen};
+    lua_State *L = lvm_state(parts->vm);
+    if (lua_cpcall(L, open_bindings, &a) != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        goto fail;
+    }
+    if (storage_lua_open(parts->vm, &parts->storage_ctor_ref, err, errlen) == 0 &&
+        lvm_load(parts->vm, ns->script, err, errlen) == 0)
+        return 0;
+fail:
+    lvm_free(parts->vm);
+    parts->vm = NULL;
+    return -1;
+}
+
+static void take_parts(struct ns *ns, const struct vm_parts *parts) {
+    ns->vm = parts->vm;
+    ns->settings_ref = parts->settings_ref;
+    ns->storage_ctor_ref = parts->storage_ctor_ref;
 }
 
 struct ns *ns_new(const char *name, const char *script, const char *settings_json, const char *node,
                   const struct limits *limits, char *err, size_t errlen) {
     struct ns *ns = calloc(1, sizeof *ns);
-    if (!ns || !(ns->name = strdup(name)) || !(ns->script = strdup(script))) {
+    struct vm_parts parts;
+    if (!ns || !(ns->name = strdup(name)) || !(ns->script = strdup(script)) ||
+        !(ns->settings = strdup(settings_json ? settings_json : "{}"))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     ns->node = node;
     ns->limits = limits;
-    ns->vm = lvm_new(name, limits->vm_memory_bytes, limits->json_depth, err, errlen);
-    if (!ns->vm)
+    if (build_vm(ns, &parts, err, errlen) != 0)
         goto fail;
-    struct settings_args a = {ns, settings_json, err, errlen};
-    lua_State *L = lvm_state(ns->vm);
-    if (lua_cpcall(L, open_bindings, &a) != 0) {
-        snprintf(err, errlen, "%s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        goto fail;
-    }
-    if (storage_lua_open(ns->vm, &ns->storage_ctor_ref, err, errlen) != 0)
-        goto fail;
-    if (lvm_load(ns->vm, script, err, errlen) != 0)
-        goto fail;
+    take_parts(ns, &parts);
     ns->next = all;
     all = ns;
     return ns;
 fail:
     ns_free(ns);
     return NULL;
+}
+
+struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen) {
+    struct vm_parts parts;
+    if (build_vm(ns, &parts, err, errlen) != 0)
+        return NULL;
+    struct lvm *old = ns->vm;
+    take_parts(ns, &parts);
+    return old;
 }
 
 void ns_free(struct ns *ns) {
@@ -82,5 +117,6 @@ void ns_free(struct ns *ns) {
     lvm_free(ns->vm);
     free(ns->name);
     free(ns->script);
+    free(ns->settings);
     free(ns);
 }

@@ -11,7 +11,8 @@ struct limits;
 
 struct ns {
     char *name;
-    char *script; /* path of the room script */
+    char *script;   /* path of the room script */
+    char *settings; /* room.settings as JSON text */
     struct lvm *vm;
     int settings_ref;     /* room.settings, in the VM's registry */
     int storage_ctor_ref; /* makes a room's storage object (rooms/storage.lua) */
@@ -24,6 +25,11 @@ struct ns {
  * the script. NULL with a one-line reason in err when any of that fails. */
 struct ns *ns_new(const char *name, const char *script, const char *settings_json, const char *node,
                   const struct limits *limits, char *err, size_t errlen);
+
+/* Builds a fresh VM from the script as it is now and makes it the namespace's. Returns the old
+ * VM (the caller detaches every room from it, then frees it), or NULL with "file:line:
+ * message" in err, the namespace unchanged. */
+struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen);
 
 /* The namespace called name[0..len), among those created and not freed, or NULL. */
 struct ns *ns_find(const char *name, size_t len);

@@ -516,6 +516,18 @@ static void reset(struct room *r) {
     log_warn("[room %s] reset to its stored state", r->tag);
 }
 
+void room_detach_lua(struct room *r) {
+    for (struct conn *c = r->conns; c; c = c->next) {
+        c->lua_handle = NULL;
+        c->lua_ref = LUA_NOREF;
+    }
+    r->self_ref = r->storage_ref = r->thread_ref = LUA_NOREF;
+    r->co = NULL;
+    r->started = false;
+    if (!r->loading)
+        r->loaded = false; /* the storage it had loaded lived in the old VM */
+}
+
 bool room_can_hibernate(const struct room *r, long long idle_since_ms) {
     return r->started && r->conns && !r->q_head && !r->loading && !r->committing && !r->draining &&
            !r->n_held && r->last_active_ms < idle_since_ms;

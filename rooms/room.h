@@ -117,6 +117,10 @@ bool room_can_hibernate(const struct room *r, long long idle_since_ms);
  * attachments stay. The next event starts the room again from storage (init, then the event). */
 void room_hibernate(struct room *r);
 
+/* The namespace's VM was replaced (reload): forgets every reference into the old one without
+ * touching it; the next event loads and starts the room under the new code. */
+void room_detach_lua(struct room *r);
+
 /* The monotonic clock in milliseconds. */
 long long room_clock_ms(void);
 

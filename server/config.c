@@ -256,7 +256,7 @@ static void read_custom_headers(lua_State *L, struct config *cfg, int t) {
 static void read_config(lua_State *L, struct load *ld, int t) {
     static const char *const names[] = {"host",     "port",        "node",       "log_level",
                                         "limits",   "static_root", "namespaces", "custom_headers",
-                                        "data_dir", "redis",       NULL};
+                                        "data_dir", "redis",       "watch",      NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, t, names, "the config");
     cfg->host = strdup(opt_string(L, t, "host", "127.0.0.1"));
@@ -271,6 +271,11 @@ static void read_config(lua_State *L, struct load *ld, int t) {
     if (root)
         cfg->static_root = resolve(L, ld, root, "static_root");
     cfg->data_dir = join(L, ld, opt_string(L, t, "data_dir", "../data"));
+    lua_getfield(L, t, "watch");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "config: 'watch' must be true or false");
+    cfg->watch = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     const char *redis = opt_string(L, t, "redis", NULL);
     if (redis && !(cfg->redis = strdup(redis)))
         luaL_error(L, "out of memory");

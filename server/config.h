@@ -9,6 +9,7 @@
 
 #include "room_limits.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ns_config {
@@ -25,6 +26,7 @@ struct config {
     char *static_root;     /* absolute path, or NULL when there is none */
     char *data_dir;        /* the embedded storage folder (absolute) */
     char *redis;           /* an existing Redis server URL, or NULL for the embedded one */
+    bool watch;            /* reload room scripts when they change on disk */
     char **custom_headers; /* request headers beyond the ones lws knows ("name:", lower case) */
     int n_custom_headers;
     struct limits limits;

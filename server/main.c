@@ -13,8 +13,9 @@
 
 #define MAX_SETS 256
 
-static const char usage[] = "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
-                            "             [--data DIR] [--redis URL] [--set NAME=VALUE]...\n";
+static const char usage[] =
+    "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
+    "             [--data DIR] [--redis URL] [--watch] [--set NAME=VALUE]...\n";
 
 /* The default config: conf/default.lua beside the binary's build folder, else under the
  * working directory. */
@@ -68,6 +69,11 @@ static int parse_args(int argc, char **argv, struct args *a) {
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
+        }
+        if (strcmp(flag, "--watch") == 0) { /* the one flag without a value */
+            if (add_set(a, "watch", "true") != 0)
+                return -1;
+            continue;
         }
         if (!value) {
             fprintf(stderr, "roomd: %s needs a value\n%s", flag, usage);

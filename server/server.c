@@ -17,6 +17,7 @@
 #include "room.h"
 #include "session.h"
 #include "store.h"
+#include "watch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -114,7 +115,11 @@ static int on_signal(struct lws *wsi, enum lws_callback_reasons reason, void *us
     if (reason != LWS_CALLBACK_RAW_RX_FILE)
         return 0;
     struct signalfd_siginfo si;
-    if (read(lws_get_socket_fd(wsi), &si, sizeof si) == (ssize_t)sizeof si)
+    if (read(lws_get_socket_fd(wsi), &si, sizeof si) != (ssize_t)sizeof si)
+        return 0;
+    if (si.ssi_signo == SIGHUP)
+        watch_reload_all();
+    else
         begin_stop((int)si.ssi_signo);
     return 0;
 }
@@ -124,6 +129,7 @@ static int watch_signals(struct lws_vhost *vh) {
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
         return -1;
     int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -170,6 +176,7 @@ static const struct lws_protocols protocols[] = {
     {"roomd", on_roomd, sizeof(struct session), RX_BUFFER, 0, NULL, TX_PACKET},
     {"roomd-signals", on_signal, 0, 0, 0, NULL, 0},
     {"roomd-redis", store_callback, 0, 0, 0, NULL, 0},
+    {"roomd-watch", watch_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -291,11 +298,15 @@ int server_run(const struct config *cfg) {
         free_namespaces();
         return 1;
     }
+    if (cfg->watch && watch_start(context, vh) != 0)
+        log_error("cannot watch the room scripts (%s): they reload on SIGHUP only",
+                  strerror(errno));
     log_info("roomd serving %d namespaces on http://%s:%d/ as node '%s'", server.n_ns, cfg->host,
              cfg->port, cfg->node);
     run_loop();
     lws_sul_cancel(&stop_timer);
     lws_sul_cancel(&child_timer);
+    watch_stop();
     alarm_stop();
     evict_stop();
     store_stop();
