@@ -12,6 +12,7 @@ return {
     -- Request headers beyond the ~100 common ones libwebsockets knows by name
     -- that rooms should see in req.headers (it cannot list unknown ones).
     custom_headers = {},
+    watch = false, -- reload a room script when it changes on disk (--watch; SIGHUP always does)
     data_dir = "../data", -- the embedded redis-server's files (--data)
     redis = nil, -- an existing Redis instead: "redis://HOST:PORT[/DB]" or "unix:///path" (--redis)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and starts roomd with the shipped rooms.
-# Extra arguments go to roomd (e.g. --port 9000).
+# Installs what is missing, builds, and starts roomd with the shipped rooms,
+# reloading a room script when it is saved (--watch). Extra arguments go to
+# roomd (e.g. --port 9000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,4 +13,4 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     [ "${args[$i]}" = "--port" ] && port="${args[$((i + 1))]}"
 done
 echo "roomd: open http://127.0.0.1:${port}/ (Ctrl-C stops it)"
-exec build/roomd "$@"
+exec build/roomd --watch "$@"
