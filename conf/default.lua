@@ -28,6 +28,7 @@ return {
         vm_memory_bytes = 134217728, -- Lua heap per namespace
         room_idle_ms = 30000, -- a room with no connection and no event this long leaves memory
         hibernate_ms = 10000, -- a room with connections but no event this long drops its Lua state
+        turn_cpu_ms = 1000, -- CPU time one turn may take; past it the turn fails (0: no bound, JIT on)
     },
 
     namespaces = {

@@ -41,5 +41,6 @@ return {
         flood = { script = "../tests/lua/flood.lua" },
         store = { script = "../tests/lua/store.lua" }, -- test_storage_api, test_durability
         alarmy = { script = "../tests/lua/alarmy.lua" }, -- test_alarms, test_eviction
+        runaway = { script = "../tests/lua/runaway.lua" }, -- test_containment
     },
 }

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <lauxlib.h>
+#include <luajit.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,59 @@ struct lvm {
     char *name;
     size_t used, limit;
     int json_depth;
-    int handlers_ref; /* table the script returned, LUA_NOREF before the first load */
-    int env_ref;      /* the sandbox environment */
-    int turn_ref;     /* the trampoline every turn starts in */
+    int handlers_ref;      /* table the script returned, LUA_NOREF before the first load */
+    int env_ref;           /* the sandbox environment */
+    int turn_ref;          /* the trampoline every turn starts in */
+    int cpu_ms;            /* CPU bound per turn, 0: none */
+    long long deadline_ns; /* the running turn's, 0 between turns */
+    bool cpu_limit_hit;
 };
+
+/* The VM a lua_State belongs to: the allocator's user data. */
+static struct lvm *vm_of(lua_State *L) {
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static long long clock_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Every CPU_HOOK_COUNT instructions of a bounded VM: past the deadline, raise. */
+#define CPU_HOOK_COUNT 10000
+
+/* Past the deadline it fires on every instruction, so an error caught by a pcall is raised again
+ * at the first instruction outside it, until the turn ends. */
+static void cpu_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    struct lvm *vm = vm_of(L);
+    if (!vm->deadline_ns || clock_ns() < vm->deadline_ns)
+        return;
+    if (!vm->cpu_limit_hit)
+        lua_sethook(L, cpu_hook, LUA_MASKCOUNT, 1);
+    vm->cpu_limit_hit = true;
+    luaL_error(L, "CPU limit: the turn ran past %d ms", vm->cpu_ms);
+}
+
+void lvm_set_cpu_limit(struct lvm *vm, int ms) {
+    vm->cpu_ms = ms;
+    if (ms <= 0) {
+        lua_sethook(vm->L, NULL, 0, 0);
+        luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_ON);
+        return;
+    }
+    luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+    lua_sethook(vm->L, cpu_hook, LUA_MASKCOUNT, CPU_HOOK_COUNT);
+}
+
+bool lvm_take_cpu_limit_hit(struct lvm *vm) {
+    bool hit = vm->cpu_limit_hit;
+    vm->cpu_limit_hit = false;
+    return hit;
+}
 
 /* The trampoline: build the handler's call, make it from Lua (so the handler may yield), hand
  * the results to finish. build and finish are the C dispatchers below. */
@@ -309,7 +359,11 @@ static int trace(lua_State *L) {
 }
 
 enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, size_t errlen) {
+    vm->deadline_ns = vm->cpu_ms ? clock_ns() + (long long)vm->cpu_ms * 1000000 : 0;
     int status = lua_resume(co, nargs);
+    vm->deadline_ns = 0;
+    if (vm->cpu_limit_hit)
+        lua_sethook(vm->L, cpu_hook, LUA_MASKCOUNT, CPU_HOOK_COUNT);
     if (status == 0)
         return LVM_DONE;
     if (status == LUA_YIELD)

@@ -23,6 +23,15 @@ enum lvm_result {
  * sandbox and the json module set up. Returns NULL with the reason in err. */
 struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *err, size_t errlen);
 
+/* Bounds the CPU time of every turn to ms milliseconds (0: no bound). A turn past it raises
+ * "CPU limit" (again and again, so a pcall cannot swallow it for good). LuaJIT does not run
+ * hooks inside compiled code, so a bounded VM runs in its interpreter: the trade-off, measured
+ * in docs/lua-api.md. */
+void lvm_set_cpu_limit(struct lvm *vm, int ms);
+
+/* Whether the last failed turn failed on the CPU limit (and clears it). */
+bool lvm_take_cpu_limit_hit(struct lvm *vm);
+
 /* Loads the script at path as text in the sandbox and keeps the table it returns as the
  * handlers. Returns 0, or -1 with "file:line: message" in err and the VM unchanged. */
 int lvm_load(struct lvm *vm, const char *path, char *err, size_t errlen);

@@ -59,6 +59,7 @@ static int build_vm(const struct ns *ns, struct vm_parts *parts, char *err, size
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         goto fail;
     }
+    lvm_set_cpu_limit(parts->vm, limits->turn_cpu_ms);
     if (storage_lua_open(parts->vm, &parts->storage_ctor_ref, err, errlen) == 0 &&
         lvm_load(parts->vm, ns->script, err, errlen) == 0)
         return 0;

@@ -232,7 +232,7 @@ static void release_held(struct room *r, bool stored) {
     for (size_t i = 0; i < r->n_held; i++) {
         struct held *h = &r->held[i];
         if (h->req) {
-            if (!stored)
+            if (!stored && h->req->status != 500) /* a failed handler's 500 stays */
                 request_fail(h->req, 503,
                              "storage unavailable: the change may not have been stored");
             h->req->on_done(h->req);
@@ -288,6 +288,7 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
     if (res == LVM_FAILED) {
         log_error("[room %s] %s handler failed: %s", r->tag, handler_name(t->ev), err);
         drop_thread(r);
+        r->reset_after_turn = lvm_take_cpu_limit_hit(r->ns->vm);
     } else {
         lua_settop(r->co, 0);
     }
@@ -407,9 +408,17 @@ static struct event *pop_event(struct room *r) {
     return ev;
 }
 
+static void reset(struct room *r);
+
 /* The turn is over: store its writes, or let its output go at once if it wrote nothing. */
 static void end_turn(struct room *r) {
     struct storage_writes w;
+    if (r->reset_after_turn) { /* a runaway turn: nothing of it stays, the room restarts */
+        r->reset_after_turn = false;
+        release_held(r, false);
+        reset(r);
+        return;
+    }
     if (storage_lua_take_writes(r->ns->vm, r, &w) != 0) {
         log_error("[room %s] out of memory collecting the turn's writes", r->tag);
         room_committed(r, false);

@@ -62,6 +62,7 @@ struct room {
     bool alarm_queued;        /* an alarm event waits or runs: the poller adds no other */
     int alarm_retries;        /* failed runs of the current alarm (stored with it) */
     bool alarm_is_retry;      /* this turn's alarm change is retry_alarm's, not the script's */
+    bool reset_after_turn;    /* the turn ran past the CPU limit: drop its writes, reset */
     long long last_active_ms; /* monotonic time of the last event or turn */
     int self_ref, thread_ref, storage_ref; /* in the VM's registry */
     lua_State *co;                         /* the room's coroutine, NULL after a failed turn */

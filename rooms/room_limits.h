@@ -16,6 +16,7 @@ struct limits {
     int room_queue;    /* events waiting for one room */
     long room_idle_ms; /* a room with no connection and no event this long leaves memory */
     long hibernate_ms; /* a room with connections but no event this long drops its Lua instance */
+    int turn_cpu_ms;   /* CPU time one turn may take; 0 turns the bound (and the interpreter) off */
     int json_depth;
 };
 
