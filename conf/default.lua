@@ -29,6 +29,8 @@ return {
         room_idle_ms = 30000, -- a room with no connection and no event this long leaves memory
         hibernate_ms = 10000, -- a room with connections but no event this long drops its Lua state
         turn_cpu_ms = 1000, -- CPU time one turn may take; past it the turn fails (0: no bound, JIT on)
+        messages_per_second = 20000, -- per connection (burst as many); past it: close 1008
+        max_rooms = 1000000, -- rooms in memory at once; a new one past it: 503
     },
 
     namespaces = {

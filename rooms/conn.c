@@ -197,6 +197,25 @@ int conn_receive(struct conn *c, const void *in, size_t len, bool final, bool bi
     return final ? 1 : 0;
 }
 
+bool conn_take_token(struct conn *c, long long now_ms) {
+    double rate = c->limits->messages_per_second;
+    if (!c->tokens_at)
+        c->tokens = rate;
+    else
+        c->tokens += (double)(now_ms - c->tokens_at) * rate / 1000.0;
+    if (c->tokens > rate)
+        c->tokens = rate;
+    c->tokens_at = now_ms;
+    if (c->tokens >= 1) {
+        c->tokens -= 1;
+        return true;
+    }
+    log_warn("[conn %llu] over %d messages per second: closing 1008", (unsigned long long)c->id,
+             c->limits->messages_per_second);
+    conn_abort(c, 1008, "too many messages per second");
+    return false;
+}
+
 char *conn_take_message(struct conn *c, size_t *len, bool *binary) {
     char *msg = c->rx;
     msg[c->rx_len] = '\0';

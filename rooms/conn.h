@@ -35,6 +35,9 @@ struct conn {
     struct conn *write_next;        /* in the list of sockets to ask for WRITEABLE */
     bool write_wanted;
 
+    double tokens;       /* messages it may still send now (rate limit) */
+    long long tokens_at; /* when tokens was last topped up, monotonic ms */
+
     char *rx; /* message being reassembled */
     size_t rx_len, rx_cap;
     bool rx_binary, rx_active; /* rx_active: a message has begun */
@@ -78,6 +81,10 @@ int conn_on_writable(struct conn *c);
  * ready (take it with conn_take_message), 0 for more to come, or -1 when it is over the limit:
  * the socket is then being closed with 1009. */
 int conn_receive(struct conn *c, const void *in, size_t len, bool final, bool binary);
+
+/* Takes one message from c's allowance (limits.messages_per_second, with a burst of as many).
+ * Returns false when c sends faster: it is then being closed with 1008. */
+bool conn_take_token(struct conn *c, long long now_ms);
 
 /* Hands over the reassembled message (malloc()ed, NUL-terminated) and its length. */
 char *conn_take_message(struct conn *c, size_t *len, bool *binary);

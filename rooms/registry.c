@@ -2,7 +2,10 @@
  * (FNV-1a), doubled when it is more than full on average. */
 #include "registry.h"
 
+#include "log.h"
+#include "ns.h"
 #include "room.h"
+#include "room_limits.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,6 +54,11 @@ struct room *registry_get(struct ns *ns, const char *id, size_t len) {
     struct room *r = registry_find(ns, id, len);
     if (r)
         return r;
+    if (n_rooms >= ns->limits->max_rooms) {
+        log_warn("[room %s:...] not started: %zu rooms in memory (limits.max_rooms)", ns->name,
+                 n_rooms);
+        return NULL;
+    }
     if (n_rooms >= n_buckets && grow() != 0)
         return NULL;
     if (!(r = room_new(ns, id, len)))

@@ -8,7 +8,8 @@
 struct ns;
 struct room;
 
-/* The room <ns, id>, created (not started) if it is not live. NULL on out-of-memory. */
+/* The room <ns, id>, created (not started) if it is not live. NULL on out-of-memory or when
+ * limits.max_rooms rooms are in memory already. */
 struct room *registry_get(struct ns *ns, const char *id, size_t len);
 
 /* The live room <ns, id>, or NULL. */

@@ -17,6 +17,8 @@ struct limits {
     long room_idle_ms; /* a room with no connection and no event this long leaves memory */
     long hibernate_ms; /* a room with connections but no event this long drops its Lua instance */
     int turn_cpu_ms;   /* CPU time one turn may take; 0 turns the bound (and the interpreter) off */
+    int messages_per_second; /* per connection, averaged over a burst of as many; past it: 1008 */
+    size_t max_rooms;        /* rooms in memory at once; a new one past it gets 503 */
     int json_depth;
 };
 

@@ -154,19 +154,12 @@ static void check_keys(lua_State *L, int t, const char *const *names, const char
 }
 
 static void read_limits(lua_State *L, int t, struct limits *lim) {
-    static const char *const names[] = {"message_bytes",
-                                        "body_bytes",
-                                        "connections_per_room",
-                                        "send_queue_bytes",
-                                        "send_queue_messages",
-                                        "room_queue",
-                                        "json_depth",
-                                        "attachment_bytes",
-                                        "vm_memory_bytes",
-                                        "room_idle_ms",
-                                        "hibernate_ms",
-                                        "turn_cpu_ms",
-                                        NULL};
+    static const char *const names[] = {
+        "message_bytes",       "body_bytes",          "connections_per_room",
+        "send_queue_bytes",    "send_queue_messages", "room_queue",
+        "json_depth",          "attachment_bytes",    "vm_memory_bytes",
+        "room_idle_ms",        "hibernate_ms",        "turn_cpu_ms",
+        "messages_per_second", "max_rooms",           NULL};
     if (lua_isnil(L, t)) {
         lua_newtable(L);
         lua_replace(L, t);
@@ -186,6 +179,8 @@ static void read_limits(lua_State *L, int t, struct limits *lim) {
     lim->room_idle_ms = (long)opt_number(L, t, "room_idle_ms", 30000, 1, 1e12);
     lim->hibernate_ms = (long)opt_number(L, t, "hibernate_ms", 10000, 1, 1e12);
     lim->turn_cpu_ms = (int)opt_number(L, t, "turn_cpu_ms", 1000, 0, 1e9);
+    lim->messages_per_second = (int)opt_number(L, t, "messages_per_second", 20000, 1, 1e9);
+    lim->max_rooms = (size_t)opt_number(L, t, "max_rooms", 1000000, 1, 1e12);
 }
 
 static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) {

@@ -283,7 +283,7 @@ static int serve_static(struct lws *wsi, struct session *s, const char *path, in
 static int dispatch(struct session *s) {
     struct room *r = registry_get(s->ns, s->id, s->id_len);
     if (!r)
-        return reply_error(s, 503, "out of memory");
+        return reply_error(s, 503, "server busy: too many rooms in memory");
     struct request *req = s->req;
     req->on_done = request_done;
     req->owner = s;

@@ -41,9 +41,12 @@ static struct ns *upgrade_target(struct lws *wsi, char *uri, struct route *rt, i
     return ns;
 }
 
+/* Whether the room cannot take another connection, or cannot start at all. */
 static bool room_full(struct ns *ns, const struct route *rt) {
     struct room *r = registry_find(ns, rt->id, rt->id_len);
-    return r && r->n_conns >= server.cfg->limits.connections_per_room;
+    if (!r)
+        return registry_count() >= server.cfg->limits.max_rooms;
+    return r->n_conns >= server.cfg->limits.connections_per_room;
 }
 
 int ws_confirm_upgrade(struct lws *wsi) {
@@ -102,6 +105,10 @@ int ws_on_receive(struct session *s, const void *in, size_t len) {
     size_t n;
     bool binary;
     char *msg = conn_take_message(c, &n, &binary);
+    if (!conn_take_token(c, room_clock_ms())) {
+        free(msg);
+        return 0;
+    }
     if (room_post_message(c->room, c, msg, n, binary) != 0)
         log_warn("[room %s] queue full: message from conn %llu dropped", c->room->tag,
                  (unsigned long long)c->id);
