@@ -93,6 +93,8 @@ static struct limits limits = {
     .connections_per_room = 100,
     .room_queue = 16,
     .json_depth = 64,
+    .max_rooms = 1000,
+    .messages_per_second = 1000,
 };
 
 static int done_calls;
