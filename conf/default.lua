@@ -3,6 +3,9 @@
 -- with `--set NAME=VALUE` (e.g. `--set limits.message_bytes=65536`); a name
 -- whose first part is a namespace sets that namespace's setting
 -- (`--set vote.ttl=1.5` sets namespaces.vote.settings.ttl).
+-- A namespace may also have auto_reply = {ping = "<text>", pong = "<text>"}: a
+-- WebSocket message equal to ping is answered with pong by roomd itself,
+-- without a turn, so a hibernated room stays asleep.
 return {
     host = "127.0.0.1",
     port = 8080,

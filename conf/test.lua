@@ -37,7 +37,10 @@ return {
             settings = { greeting = "hello", answer = 42, list = { 1, 2, 3 }, nested = { flag = true } },
         },
         faulty = { script = "../tests/lua/faulty.lua" },
-        gate = { script = "../tests/lua/gate.lua" },
+        gate = {
+            script = "../tests/lua/gate.lua",
+            auto_reply = { ping = '{"type":"ping"}', pong = '{"type":"pong"}' }, -- test_hibernation
+        },
         flood = { script = "../tests/lua/flood.lua" },
         store = { script = "../tests/lua/store.lua" }, -- test_storage_api, test_durability
         alarmy = { script = "../tests/lua/alarmy.lua" }, -- test_alarms, test_eviction

@@ -3,6 +3,7 @@
 
 #include "ljson.h"
 #include "lvm.h"
+#include "outbuf.h"
 #include "room_limits.h"
 #include "room_lua.h"
 #include "storage_lua.h"
@@ -106,6 +107,12 @@ struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen) {
     return old;
 }
 
+int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong) {
+    ns->ping = ping;
+    ns->pong = outbuf_new_text(pong, strlen(pong));
+    return ns->pong ? 0 : -1;
+}
+
 void ns_free(struct ns *ns) {
     if (!ns)
         return;
@@ -116,6 +123,7 @@ void ns_free(struct ns *ns) {
         }
     }
     lvm_free(ns->vm);
+    outbuf_unref(ns->pong);
     free(ns->name);
     free(ns->script);
     free(ns->settings);

@@ -11,8 +11,10 @@ struct limits;
 
 struct ns {
     char *name;
-    char *script;   /* path of the room script */
-    char *settings; /* room.settings as JSON text */
+    char *script;        /* path of the room script */
+    char *settings;      /* room.settings as JSON text */
+    const char *ping;    /* auto reply: a message answered without a turn, or NULL */
+    struct outbuf *pong; /* its answer, framed once */
     struct lvm *vm;
     int settings_ref;     /* room.settings, in the VM's registry */
     int storage_ctor_ref; /* makes a room's storage object (rooms/storage.lua) */
@@ -33,6 +35,9 @@ struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen);
 
 /* The namespace called name[0..len), among those created and not freed, or NULL. */
 struct ns *ns_find(const char *name, size_t len);
+
+/* Makes ping (exact text) answered with pong by roomd itself. Returns 0 or -1 (out of memory). */
+int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong);
 
 /* Frees the namespace and its VM. Every room of it must be gone. Accepts NULL. */
 void ns_free(struct ns *ns);

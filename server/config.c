@@ -183,12 +183,32 @@ static void read_limits(lua_State *L, int t, struct limits *lim) {
     lim->max_rooms = (size_t)opt_number(L, t, "max_rooms", 1000000, 1, 1e12);
 }
 
+/* auto_reply = {ping = "<text>", pong = "<text>"}: a message equal to ping is answered with
+ * pong by roomd itself, without a turn (a hibernated room stays asleep). */
+static void read_auto_reply(lua_State *L, int t, struct ns_config *nc) {
+    static const char *const names[] = {"ping", "pong", NULL};
+    lua_getfield(L, t, "auto_reply");
+    int a = lua_gettop(L);
+    if (!lua_isnil(L, a)) {
+        if (!lua_istable(L, a))
+            luaL_error(L, "config: auto_reply of '%s' must be {ping = ..., pong = ...}", nc->name);
+        check_keys(L, a, names, "auto_reply");
+        const char *ping = opt_string(L, a, "ping", NULL), *pong = opt_string(L, a, "pong", NULL);
+        if (!ping || !pong)
+            luaL_error(L, "config: auto_reply of '%s' needs both ping and pong", nc->name);
+        if (!(nc->ping = strdup(ping)) || !(nc->pong = strdup(pong)))
+            luaL_error(L, "out of memory");
+    }
+    lua_pop(L, 1);
+}
+
 static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) {
-    static const char *const names[] = {"script", "settings", NULL};
+    static const char *const names[] = {"script", "settings", "auto_reply", NULL};
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
         luaL_error(L, "config: namespace '%s' must be a table", nc->name);
     check_keys(L, t, names, nc->name);
+    read_auto_reply(L, t, nc);
     const char *script = opt_string(L, t, "script", NULL);
     if (!script)
         luaL_error(L, "config: namespace '%s' has no script", nc->name);
@@ -339,6 +359,8 @@ void config_free(struct config *cfg) {
         free(cfg->namespaces[i].name);
         free(cfg->namespaces[i].script);
         free(cfg->namespaces[i].settings);
+        free(cfg->namespaces[i].ping);
+        free(cfg->namespaces[i].pong);
     }
     free(cfg->namespaces);
     for (int i = 0; i < cfg->n_custom_headers; i++)

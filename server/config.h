@@ -14,8 +14,9 @@
 
 struct ns_config {
     char *name;
-    char *script;   /* absolute path */
-    char *settings; /* the namespace's settings as JSON text */
+    char *script;      /* absolute path */
+    char *settings;    /* the namespace's settings as JSON text */
+    char *ping, *pong; /* auto_reply: a message answered without waking the room, or NULL */
 };
 
 struct config {

@@ -205,8 +205,9 @@ static int load_namespaces(const struct config *cfg) {
         char err[2048];
         struct ns *ns =
             ns_new(nc->name, nc->script, nc->settings, cfg->node, &cfg->limits, err, sizeof err);
-        if (!ns) {
-            fprintf(stderr, "roomd: namespace '%s': %s\n", nc->name, err);
+        if (!ns || (nc->ping && ns_set_auto_reply(ns, nc->ping, nc->pong) != 0)) {
+            fprintf(stderr, "roomd: namespace '%s': %s\n", nc->name, ns ? "out of memory" : err);
+            ns_free(ns);
             return -1;
         }
         server.ns[server.n_ns++] = ns;

@@ -109,6 +109,12 @@ int ws_on_receive(struct session *s, const void *in, size_t len) {
         free(msg);
         return 0;
     }
+    struct ns *ns = c->room->ns;
+    if (ns->ping && !binary && n == strlen(ns->ping) && memcmp(msg, ns->ping, n) == 0) {
+        conn_send(c, ns->pong); /* no turn: a hibernated room is not woken */
+        free(msg);
+        return 0;
+    }
     if (room_post_message(c->room, c, msg, n, binary) != 0)
         log_warn("[room %s] queue full: message from conn %llu dropped", c->room->tag,
                  (unsigned long long)c->id);

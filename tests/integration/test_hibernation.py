@@ -1,7 +1,8 @@
 """Hibernation (rooms/evict.h): a room with connections but no event for limits.hibernate_ms
 drops its Lua instance ("[room ns:id] hibernated with N connections" at debug level) while its
 sockets stay open; the next message starts it again (init, then the message), and each
-connection's id, tags and attachment, kept in C, are what they were."""
+connection's id, tags and attachment, kept in C, are what they were. A namespace's configured
+auto reply (gate: {"type":"ping"} -> {"type":"pong"}) is answered without waking the room."""
 
 import asyncio
 import re
@@ -46,6 +47,24 @@ class HibernationTest(AsyncServerTestCase):
         finally:
             await alice.close()
             await bob.close()
+
+    async def test_auto_reply_does_not_wake_the_room(self):
+        room = unique()
+        ws = await self.server.ws("/gate/%s" % room)
+        try:
+            tag = re.escape("[room gate:%s]" % room)
+            await self.wait_log(tag + " hibernated")
+            for _ in range(3):
+                await ws.send('{"type":"ping"}')
+                self.assertEqual(await ws_recv_json(ws), {"type": "pong"})
+            await asyncio.sleep(0.3)
+            self.assertEqual(len(re.findall(tag + " started", self.server.log_text())), 1,
+                             "pings answered by roomd itself: the room stayed asleep")
+            await ws_send_json(ws, {"count": ""})
+            self.assertEqual(await ws_recv_json(ws), {"count": 1})
+            await self.wait_log(tag + " started", count=2)
+        finally:
+            await ws.close()
 
     async def test_stored_state_comes_back_after_hibernation(self):
         room = unique()
