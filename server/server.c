@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #define STOP_GRACE_US (5 * LWS_US_PER_SEC)
-#define RX_BUFFER 65536
+#define RX_BUFFER 4096
 #define TX_PACKET 65536
 
 struct server_state server;
