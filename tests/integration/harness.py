@@ -360,6 +360,16 @@ class Server:
                 return None
             time.sleep(0.05)
 
+    async def wait_for_log_lines(self, pattern, count=1, timeout=5.0):
+        """Waits, without blocking the event loop, until the regular expression pattern matches
+        count times in the log; returns whether it did."""
+        deadline = time.monotonic() + within_budget(timeout)
+        while len(re.findall(pattern, self.log_text())) < count:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     # -- conveniences bound to this server --
 
     def http(self, method, path, body=None, headers=None, timeout=5):

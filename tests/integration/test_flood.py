@@ -3,7 +3,6 @@ limits.messages_per_second is closed with 1008 and a reason while the others in 
 past limits.max_rooms a new room gets 503 (HTTP and WebSocket upgrade) and existing rooms still
 answer."""
 
-import asyncio
 import unittest
 
 import websockets

@@ -6,10 +6,9 @@ auto reply (gate: {"type":"ping"} -> {"type":"pong"}) is answered without waking
 
 import asyncio
 import re
-import time
 import unittest
 
-from harness import AsyncServerTestCase, unique, within_budget, ws_recv_json, ws_send_json
+from harness import AsyncServerTestCase, unique, ws_recv_json, ws_send_json
 
 
 class HibernationTest(AsyncServerTestCase):
@@ -17,12 +16,8 @@ class HibernationTest(AsyncServerTestCase):
     test_timeout = 30
 
     async def wait_log(self, pattern, count=1, timeout=6.0):
-        deadline = time.monotonic() + within_budget(timeout)
-        while time.monotonic() < deadline:
-            if len(re.findall(pattern, self.server.log_text())) >= count:
-                return
-            await asyncio.sleep(0.05)
-        self.fail("log never showed %r %d times" % (pattern, count))
+        if not await self.server.wait_for_log_lines(pattern, count, timeout):
+            self.fail("log never showed %r %d times" % (pattern, count))
 
     async def test_hibernated_room_keeps_sockets_tags_and_attachments(self):
         room = unique()

@@ -3,17 +3,13 @@
 with the stored state intact. A broken edit keeps the old code serving and logs the error with
 file and line; SIGHUP reloads too."""
 
-import asyncio
 import os
-import re
 import shutil
 import signal
 import tempfile
-import time
 import unittest
 
-from harness import (ROOT, Server, LogOnFailure, unique, within_budget, ws_recv_json,
-                     ws_send_json)
+from harness import ROOT, Server, LogOnFailure, unique, ws_recv_json, ws_send_json
 
 ROOMS, PER_ROOM = 10, 10
 
@@ -49,13 +45,9 @@ class ReloadTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
             f.write(text.replace(old, new))
         os.rename(tmp, self.script)
 
-    async def wait_log(self, pattern, count=1, timeout=5.0):
-        deadline = time.monotonic() + within_budget(timeout)
-        while time.monotonic() < deadline:
-            if len(re.findall(pattern, self.server.log_text())) >= count:
-                return
-            await asyncio.sleep(0.05)
-        self.fail("log never showed %r %d times" % (pattern, count))
+    async def wait_log(self, pattern, count=1, timeout=6.0):
+        if not await self.server.wait_for_log_lines(pattern, count, timeout):
+            self.fail("log never showed %r %d times" % (pattern, count))
 
     async def test_edit_with_clients_connected(self):
         rooms = [unique() for _ in range(ROOMS)]

@@ -12,7 +12,7 @@ import socket
 import unittest
 import urllib.parse
 
-from harness import Server, ServerTestCase, unique
+from harness import ServerTestCase, unique
 
 MAX_KEY, MAX_VALUE, MAX_KEYS = 2048, 131072, 128
 
