@@ -2,6 +2,7 @@
 #include "evict.h"
 
 #include "log.h"
+#include "ns.h"
 #include "registry.h"
 #include "room.h"
 
@@ -55,6 +56,8 @@ static void sweep(lws_sorted_usec_list_t *sul) {
         log_info("evicted %zu idle rooms; %zu in memory", s.n, registry_count());
     if (s.hibernated)
         log_info("hibernated %zu rooms", s.hibernated);
+    if (s.n || s.hibernated)
+        ns_collect_all(); /* give back what the rooms that left held: LuaJIT waits otherwise */
     free(s.found);
     lws_sul_schedule(context, 0, &timer, sweep, SWEEP_US);
 }

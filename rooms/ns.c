@@ -107,6 +107,11 @@ struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen) {
     return old;
 }
 
+void ns_collect_all(void) {
+    for (struct ns *ns = all; ns; ns = ns->next)
+        lua_gc(lvm_state(ns->vm), LUA_GCCOLLECT, 0);
+}
+
 int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong) {
     ns->ping = ping;
     ns->pong = outbuf_new_text(pong, strlen(pong));

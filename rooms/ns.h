@@ -39,6 +39,9 @@ struct ns *ns_find(const char *name, size_t len);
 /* Makes ping (exact text) answered with pong by roomd itself. Returns 0 or -1 (out of memory). */
 int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong);
 
+/* Runs a full garbage collection in every namespace's VM (after rooms left memory). */
+void ns_collect_all(void);
+
 /* Frees the namespace and its VM. Every room of it must be gone. Accepts NULL. */
 void ns_free(struct ns *ns);
 

@@ -7,6 +7,7 @@
  * client leaves first, the session only marks it abandoned. */
 #include "config.h"
 #include "log.h"
+#include "lvm.h"
 #include "ns.h"
 #include "registry.h"
 #include "request.h"
@@ -148,6 +149,18 @@ static int reply_json(struct session *s, int status, const char *json) {
     s->req->resp_len = strlen(json);
     s->req->status = status;
     return s->req->resp_body ? reply_ready(s) : -1;
+}
+
+/* /healthz: ok, and what this server holds (rooms in memory, WebSockets, Lua heap bytes). */
+static int reply_health(struct session *s) {
+    size_t lua_bytes = 0;
+    for (int i = 0; i < server.n_ns; i++)
+        lua_bytes += lvm_memory(server.ns[i]->vm);
+    char body[160];
+    snprintf(body, sizeof body,
+             "{\"status\":\"ok\",\"rooms\":%zu,\"connections\":%d,\"lua_bytes\":%zu}",
+             registry_count(), server.ws_open, lua_bytes);
+    return reply_json(s, 200, body);
 }
 
 static void request_done(struct request *req) {
@@ -377,9 +390,8 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     route_parse(path, strlen(path), &rt);
     s->ns = rt.kind == ROUTE_ROOM || rt.kind == ROUTE_BAD ? server_find_ns(rt.ns, rt.ns_len) : NULL;
     if (rt.kind == ROUTE_HEALTH)
-        return method == LWSHUMETH_GET || method == LWSHUMETH_HEAD
-                   ? reply_json(s, 200, "{\"status\":\"ok\"}")
-                   : reply_error(s, 405, "use GET");
+        return method == LWSHUMETH_GET || method == LWSHUMETH_HEAD ? reply_health(s)
+                                                                   : reply_error(s, 405, "use GET");
     if (s->ns && rt.kind == ROUTE_BAD)
         return reply_error(s, 400, rt.error);
     if (s->ns)

@@ -61,6 +61,25 @@ class HibernationTest(AsyncServerTestCase):
         finally:
             await ws.close()
 
+    async def test_lua_memory_goes_down_when_rooms_hibernate(self):
+        rooms = [unique() for _ in range(300)]
+        clients = []
+        try:
+            for room in rooms:
+                clients.append(await self.server.ws("/vote/%s" % room))
+                await ws_recv_json(clients[-1])
+            awake = self.server.get("/healthz").json
+            await self.wait_log(r"hibernated \d+ rooms")
+            await asyncio.sleep(1.5)  # the sweep that saw them all idle
+            asleep = self.server.get("/healthz").json
+            self.assertEqual(asleep["connections"], awake["connections"], "sockets stay open")
+            per_room = (awake["lua_bytes"] - asleep["lua_bytes"]) / len(rooms)
+            self.assertGreater(per_room, 500, "Lua heap %d -> %d bytes" %
+                               (awake["lua_bytes"], asleep["lua_bytes"]))
+        finally:
+            for ws in clients:
+                await ws.close()
+
     async def test_stored_state_comes_back_after_hibernation(self):
         room = unique()
         ws = await self.server.ws("/vote/%s" % room)
