@@ -61,7 +61,7 @@ struct opts {
 struct sender {
     int conn, room, local;
     uint64_t sent, completed, sent_in_window;
-    uint32_t *cnt; /* closed loop: deliveries per in-flight seq, ring of W */
+    uint32_t *cnt;  /* closed loop: deliveries per in-flight seq, ring of W */
     uint64_t t0_ns; /* open loop schedule origin */
 };
 
@@ -84,10 +84,24 @@ struct room {
 };
 
 static struct opts o = {
-    .mode = MODE_RELAY, .host = "127.0.0.1", .prefix = "/relay/bench-", .port = 8080,
-    .conns = 100, .rooms = 1, .senders = 1, .window = 1, .size = 100, .src_spread = 8,
-    .rate = 0, .duration = 5, .warmup = 1, .drain = 3, .connect_timeout = 30, .hold = 1,
-    .server_pid = 0, .label = "",
+    .mode = MODE_RELAY,
+    .host = "127.0.0.1",
+    .prefix = "/relay/bench-",
+    .port = 8080,
+    .conns = 100,
+    .rooms = 1,
+    .senders = 1,
+    .window = 1,
+    .size = 100,
+    .src_spread = 8,
+    .rate = 0,
+    .duration = 5,
+    .warmup = 1,
+    .drain = 3,
+    .connect_timeout = 30,
+    .hold = 1,
+    .server_pid = 0,
+    .label = "",
 };
 
 static struct conn *conns;
@@ -313,9 +327,9 @@ static void sender_send(struct sender *s, uint64_t stamp_ns) {
     if (!pad[0])
         memset(pad, 'x', sizeof pad - 1);
     char msg[4200];
-    int n = snprintf(msg, sizeof msg, "{\"s\":%d,\"q\":%llu,\"t\":%llu,\"p\":\"\"}",
-                     (int)(s - senders), (unsigned long long)s->sent,
-                     (unsigned long long)(stamp_ns - t_start_ns));
+    int n =
+        snprintf(msg, sizeof msg, "{\"s\":%d,\"q\":%llu,\"t\":%llu,\"p\":\"\"}", (int)(s - senders),
+                 (unsigned long long)s->sent, (unsigned long long)(stamp_ns - t_start_ns));
     int padn = o.size > n ? o.size - n : 0;
     if (padn > 4000)
         padn = 4000;
@@ -358,7 +372,8 @@ static void sender_complete(struct sender *s, uint64_t q) {
     if (++*slot < (uint32_t)r->members)
         return;
     /* Per receiver delivery is in order, so seqs complete in order. */
-    while (s->completed < s->sent && s->cnt[s->completed % (uint64_t)o.window] >= (uint32_t)r->members) {
+    while (s->completed < s->sent &&
+           s->cnt[s->completed % (uint64_t)o.window] >= (uint32_t)r->members) {
         s->cnt[s->completed % (uint64_t)o.window] = 0;
         s->completed++;
     }
@@ -663,7 +678,8 @@ static void relay_start_senders(void) {
     st.sending = 1;
     for (int i = 0; i < n_senders; i++) {
         struct sender *s = &senders[i];
-        s->t0_ns = now + (uint64_t)(1e9 / (o.rate > 0 ? o.rate : 1) * i / (n_senders ? n_senders : 1));
+        s->t0_ns =
+            now + (uint64_t)(1e9 / (o.rate > 0 ? o.rate : 1) * i / (n_senders ? n_senders : 1));
         if (o.rate == 0)
             while (s->sent - s->completed < (uint64_t)o.window)
                 sender_send(s, now);
@@ -692,26 +708,27 @@ static int mode_relay(void) {
     uint64_t missing = st.gaps + outstanding();
     double dps = (double)st.deliveries_win / secs;
     double per_cpu = cpu > 0 ? (double)st.deliveries_win / cpu : 0;
-    printf("RESULT {\"label\":\"%s\",\"mode\":\"relay\",\"conns\":%d,\"rooms\":%d,\"senders\":%d,"
-           "\"window\":%d,\"rate\":%.0f,\"size\":%d,\"secs\":%.3f,\"sent\":%llu,\"sent_per_s\":%.0f,"
-           "\"deliveries\":%llu,\"deliveries_per_s\":%.0f,\"server_cpu_s\":%.3f,"
-           "\"deliveries_per_server_cpu_s\":%.0f,\"gen_cpu_s\":%.3f,\"missing\":%llu,"
-           "\"dupes\":%llu,\"errors\":%llu,\"bad\":%llu,\"closed\":%llu,"
-           "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
-           o.label, o.conns, o.rooms, o.senders, o.window, o.rate, o.size, secs,
-           (unsigned long long)sent_win, (double)sent_win / secs,
-           (unsigned long long)st.deliveries_win, dps, cpu, per_cpu, self,
-           (unsigned long long)missing, (unsigned long long)st.dupes,
-           (unsigned long long)st.errors, (unsigned long long)st.bad,
-           (unsigned long long)st.closed, hist_pct(50) / 1e3, hist_pct(90) / 1e3,
-           hist_pct(99) / 1e3, hist_pct(99.9) / 1e3, hist_max() / 1e3);
-    printf("%s relay N=%d R=%d S=%d %s: %.0f sent/s, %.0f deliveries/s, %.0f deliveries/server-CPU-s "
-           "(server %.0f%% CPU, generator %.0f%%), missing %llu, latency p50 %.0f us p99 %.0f us "
-           "p99.9 %.0f us max %.0f us\n",
-           o.label, o.conns, o.rooms, o.senders, o.rate > 0 ? "open-loop" : "closed-loop",
-           (double)sent_win / secs, dps, per_cpu, 100 * cpu / secs, 100 * self / secs,
-           (unsigned long long)missing, hist_pct(50) / 1e3, hist_pct(99) / 1e3,
-           hist_pct(99.9) / 1e3, hist_max() / 1e3);
+    printf(
+        "RESULT {\"label\":\"%s\",\"mode\":\"relay\",\"conns\":%d,\"rooms\":%d,\"senders\":%d,"
+        "\"window\":%d,\"rate\":%.0f,\"size\":%d,\"secs\":%.3f,\"sent\":%llu,\"sent_per_s\":%.0f,"
+        "\"deliveries\":%llu,\"deliveries_per_s\":%.0f,\"server_cpu_s\":%.3f,"
+        "\"deliveries_per_server_cpu_s\":%.0f,\"gen_cpu_s\":%.3f,\"missing\":%llu,"
+        "\"dupes\":%llu,\"errors\":%llu,\"bad\":%llu,\"closed\":%llu,"
+        "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+        o.label, o.conns, o.rooms, o.senders, o.window, o.rate, o.size, secs,
+        (unsigned long long)sent_win, (double)sent_win / secs,
+        (unsigned long long)st.deliveries_win, dps, cpu, per_cpu, self, (unsigned long long)missing,
+        (unsigned long long)st.dupes, (unsigned long long)st.errors, (unsigned long long)st.bad,
+        (unsigned long long)st.closed, hist_pct(50) / 1e3, hist_pct(90) / 1e3, hist_pct(99) / 1e3,
+        hist_pct(99.9) / 1e3, hist_max() / 1e3);
+    printf(
+        "%s relay N=%d R=%d S=%d %s: %.0f sent/s, %.0f deliveries/s, %.0f deliveries/server-CPU-s "
+        "(server %.0f%% CPU, generator %.0f%%), missing %llu, latency p50 %.0f us p99 %.0f us "
+        "p99.9 %.0f us max %.0f us\n",
+        o.label, o.conns, o.rooms, o.senders, o.rate > 0 ? "open-loop" : "closed-loop",
+        (double)sent_win / secs, dps, per_cpu, 100 * cpu / secs, 100 * self / secs,
+        (unsigned long long)missing, hist_pct(50) / 1e3, hist_pct(99) / 1e3, hist_pct(99.9) / 1e3,
+        hist_max() / 1e3);
     return missing || st.closed ? 1 : 0;
 }
 
@@ -746,35 +763,71 @@ static void usage(void) {
 }
 
 static void parse_args(int argc, char **argv) {
-    static const struct option lo[] = {
-        {"port", 1, 0, 'p'},     {"host", 1, 0, 'H'},    {"prefix", 1, 0, 'P'},
-        {"conns", 1, 0, 'n'},    {"rooms", 1, 0, 'r'},   {"senders", 1, 0, 's'},
-        {"window", 1, 0, 'w'},   {"rate", 1, 0, 'R'},    {"size", 1, 0, 'z'},
-        {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'W'},  {"drain", 1, 0, 'D'},
-        {"hold", 1, 0, 'h'},     {"connect-timeout", 1, 0, 'T'},
-        {"src-spread", 1, 0, 'S'}, {"server-pid", 1, 0, 'x'}, {"label", 1, 0, 'l'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"port", 1, 0, 'p'},       {"host", 1, 0, 'H'},
+                                       {"prefix", 1, 0, 'P'},     {"conns", 1, 0, 'n'},
+                                       {"rooms", 1, 0, 'r'},      {"senders", 1, 0, 's'},
+                                       {"window", 1, 0, 'w'},     {"rate", 1, 0, 'R'},
+                                       {"size", 1, 0, 'z'},       {"duration", 1, 0, 'd'},
+                                       {"warmup", 1, 0, 'W'},     {"drain", 1, 0, 'D'},
+                                       {"hold", 1, 0, 'h'},       {"connect-timeout", 1, 0, 'T'},
+                                       {"src-spread", 1, 0, 'S'}, {"server-pid", 1, 0, 'x'},
+                                       {"label", 1, 0, 'l'},      {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
-        case 'p': o.port = atoi(optarg); break;
-        case 'H': o.host = optarg; break;
-        case 'P': o.prefix = optarg; break;
-        case 'n': o.conns = atoi(optarg); break;
-        case 'r': o.rooms = atoi(optarg); break;
-        case 's': o.senders = atoi(optarg); break;
-        case 'w': o.window = atoi(optarg); break;
-        case 'R': o.rate = atof(optarg); break;
-        case 'z': o.size = atoi(optarg); break;
-        case 'd': o.duration = atof(optarg); break;
-        case 'W': o.warmup = atof(optarg); break;
-        case 'D': o.drain = atof(optarg); break;
-        case 'h': o.hold = atof(optarg); break;
-        case 'T': o.connect_timeout = atof(optarg); break;
-        case 'S': o.src_spread = atoi(optarg); break;
-        case 'x': o.server_pid = atoi(optarg); break;
-        case 'l': o.label = optarg; break;
-        default: usage();
+        case 'p':
+            o.port = atoi(optarg);
+            break;
+        case 'H':
+            o.host = optarg;
+            break;
+        case 'P':
+            o.prefix = optarg;
+            break;
+        case 'n':
+            o.conns = atoi(optarg);
+            break;
+        case 'r':
+            o.rooms = atoi(optarg);
+            break;
+        case 's':
+            o.senders = atoi(optarg);
+            break;
+        case 'w':
+            o.window = atoi(optarg);
+            break;
+        case 'R':
+            o.rate = atof(optarg);
+            break;
+        case 'z':
+            o.size = atoi(optarg);
+            break;
+        case 'd':
+            o.duration = atof(optarg);
+            break;
+        case 'W':
+            o.warmup = atof(optarg);
+            break;
+        case 'D':
+            o.drain = atof(optarg);
+            break;
+        case 'h':
+            o.hold = atof(optarg);
+            break;
+        case 'T':
+            o.connect_timeout = atof(optarg);
+            break;
+        case 'S':
+            o.src_spread = atoi(optarg);
+            break;
+        case 'x':
+            o.server_pid = atoi(optarg);
+            break;
+        case 'l':
+            o.label = optarg;
+            break;
+        default:
+            usage();
         }
     }
     if (optind < argc && !strcmp(argv[optind], "connect"))

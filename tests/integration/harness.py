@@ -848,3 +848,43 @@ class AsyncServerTestCase(_ServerMixin, unittest.IsolatedAsyncioTestCase):
         for name, fn in list(vars(cls).items()):
             if name.startswith("test") and asyncio.iscoroutinefunction(fn):
                 setattr(cls, name, bounded(cls.test_timeout)(fn))
+
+
+# ---------------------------------------------------------------- Redis
+
+
+def redis_call(sock_path, *args, timeout=5.0):
+    """One command to a Redis unix socket: the reply (bulk strings as bytes); raises
+    AssertionError for an error reply and OSError when Redis cannot be reached."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        s.sendall(out)
+        return _read_reply(s.makefile("rb"))
+    finally:
+        s.close()
+
+
+def _read_reply(f):
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise OSError("Redis closed the connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise AssertionError("Redis error: %s" % rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_read_reply(f) for _ in range(n)]
+    raise AssertionError("unexpected Redis reply %r" % line)

@@ -18,56 +18,18 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import (LogOnFailure, Server, bounded, child_pids, die_with_parent, http_request,
+from harness import (LogOnFailure, Server, bounded, redis_call, child_pids, die_with_parent, http_request,
                      pid_alive, quiet_loop, unique, within_budget, ws_connect, ws_expect_silence,
                      ws_recv_json, ws_send_json)
 
 
 # ---------------------------------------------------------------- a redis-server of our own
-
-
-def redis_call(sock_path, *args, timeout=5.0):
-    """One command to a Redis unix socket: the reply (bulk strings as bytes); raises
-    AssertionError for an error reply and OSError when Redis cannot be reached."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        s.sendall(out)
-        return _read_reply(s.makefile("rb"))
-    finally:
-        s.close()
-
-
-def _read_reply(f):
-    line = f.readline()
-    if not line.endswith(b"\r\n"):
-        raise OSError("Redis closed the connection")
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        raise AssertionError("Redis error: %s" % rest.decode())
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        return None if n < 0 else f.read(n + 2)[:-2]
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [_read_reply(f) for _ in range(n)]
-    raise AssertionError("unexpected Redis reply %r" % line)
 
 
 class OwnRedis:

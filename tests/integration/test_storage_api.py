@@ -8,11 +8,10 @@ refused call changes nothing), storage surviving a restart, and isolation betwee
 namespaces (ids that escape alike must not share a Redis hash)."""
 
 import os
-import socket
 import unittest
 import urllib.parse
 
-from harness import ServerTestCase, unique
+from harness import ServerTestCase, redis_call, unique
 
 MAX_KEY, MAX_VALUE, MAX_KEYS = 2048, 131072, 128
 
@@ -514,43 +513,6 @@ class StorageApiTest(ServerTestCase):
         for room, escaped in cases.items():
             key = "rd:{store:%s}:kv" % escaped
             self.assertEqual(redis_call(sock, "HKEYS", key), [b"field"], "hash of %r" % room)
-
-
-def redis_call(sock_path, *args, timeout=5.0):
-    """One command to a Redis unix socket; the reply (bulk strings as bytes, errors raised)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        s.sendall(out)
-        f = s.makefile("rb")
-        return _read_reply(f)
-    finally:
-        s.close()
-
-
-def _read_reply(f):
-    line = f.readline()
-    if not line.endswith(b"\r\n"):
-        raise AssertionError("Redis closed the connection")
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        raise AssertionError("Redis error: %s" % rest.decode())
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        return None if n < 0 else f.read(n + 2)[:-2]
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [_read_reply(f) for _ in range(n)]
-    raise AssertionError("unexpected Redis reply %r" % line)
 
 
 class StorageRestartTest(ServerTestCase):

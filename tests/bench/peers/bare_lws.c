@@ -38,7 +38,7 @@ struct pss {
     struct lws *wsi;
     struct room *room;
     struct pss *prev, *next; /* room membership */
-    struct msg **ring; /* grows by doubling up to RING_CAP */
+    struct msg **ring;       /* grows by doubling up to RING_CAP */
     unsigned head, count, cap;
     char *rx;
     size_t rx_len;
