@@ -7,11 +7,15 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh --sanitize
 
+echo "== benchmark programs build (tests/bench/run.sh runs them; not part of the suite)"
+make -s -C tests/bench
+
 echo "== luacheck"
-luacheck --quiet conf demos tests/lua
+luacheck --quiet conf demos tests/lua tests/bench rooms/storage.lua
 
 echo "== clang-format"
-clang-format --dry-run -Werror server/*.[ch] rooms/*.[ch] lua/*.[ch] tests/unit/*.[ch]
+clang-format --dry-run -Werror server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] \
+    tests/unit/*.[ch] tests/bench/*.c tests/bench/peers/*.c
 
 echo "== tests (optimised build)"
 (cd build && ctest --output-on-failure --timeout 300)
