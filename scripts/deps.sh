@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake pkg-config clang-format
+    build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
     libluajit-5.1-dev libwebsockets-dev libjansson-dev libhiredis-dev redis-server
     python3 python3-websockets lua-check curl
 )

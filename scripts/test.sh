@@ -15,7 +15,10 @@ luacheck --quiet conf demos tests/lua tests/bench rooms/storage.lua
 
 echo "== clang-format"
 clang-format --dry-run -Werror server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] \
-    tests/unit/*.[ch] tests/bench/*.c tests/bench/peers/*.c
+    tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/bench/peers/*.c
+
+echo "== fuzzing (tests/fuzz: route and JSON parsers, 20 s each)"
+tests/fuzz/run.sh
 
 echo "== tests (optimised build)"
 (cd build && ctest --output-on-failure --timeout 300)
