@@ -7,6 +7,7 @@
 #include "room.h"
 
 #include "conn.h"
+#include "gate.h"
 #include "ljson.h"
 #include "log.h"
 #include "lvm.h"
@@ -177,78 +178,15 @@ static void finish(lua_State *co, struct lvm_turn *base, int nres) {
     }
 }
 
-/* ---- the output gate ---- */
-
-static bool hold(struct room *r, struct held h) {
-    if (r->n_held == r->cap_held) {
-        size_t cap = r->cap_held ? r->cap_held * 2 : 16;
-        struct held *more = realloc(r->held, cap * sizeof *more);
-        if (!more)
-            return false;
-        r->held = more;
-        r->cap_held = cap;
-    }
-    r->held[r->n_held++] = h;
-    return true;
-}
-
-bool room_send(struct room *r, struct conn *c, struct outbuf *ob) {
-    if (!c->wsi || c->closing || !conn_has_room(c, ob->len))
-        return false;
-    if (!hold(r, (struct held){.conn = c, .ob = ob}))
-        return false;
-    outbuf_ref(ob);
-    c->held_frames++;
-    c->held_bytes += ob->len;
-    return true;
-}
-
-void room_close_conn(struct room *r, struct conn *c, int code, const char *reason) {
-    char *why = strdup(reason ? reason : "");
-    if (!why || !hold(r, (struct held){.conn = c, .code = code, .reason = why})) {
-        free(why);
-        conn_close(c, code, reason); /* out of memory: close at once rather than not at all */
-    }
-}
-
-static void hold_response(struct room *r, struct request *req) {
-    if (!hold(r, (struct held){.req = req}))
-        req->on_done(req); /* out of memory: answer now rather than never */
-}
-
 static void send_error(struct room *r, struct conn *c, const char *msg) {
     json_t *obj = json_pack("{s:s}", "error", msg);
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     struct outbuf *ob = text ? outbuf_new_text(text, strlen(text)) : NULL;
     if (ob)
-        room_send(r, c, ob);
+        gate_send(r, c, ob);
     outbuf_unref(ob);
     free(text);
     json_decref(obj);
-}
-
-/* Lets the held output go (stored is true), or drops it, failing held responses with 503. */
-static void release_held(struct room *r, bool stored) {
-    for (size_t i = 0; i < r->n_held; i++) {
-        struct held *h = &r->held[i];
-        if (h->req) {
-            if (!stored && h->req->status != 500) /* a failed handler's 500 stays */
-                request_fail(h->req, 503,
-                             "storage unavailable: the change may not have been stored");
-            h->req->on_done(h->req);
-        } else if (h->ob) {
-            h->conn->held_frames--;
-            h->conn->held_bytes -= h->ob->len;
-            if (stored)
-                conn_send(h->conn, h->ob);
-            outbuf_unref(h->ob);
-        } else {
-            if (stored)
-                conn_close(h->conn, h->code, h->reason);
-            free(h->reason);
-        }
-    }
-    r->n_held = 0;
 }
 
 /* ---- running turns ---- */
@@ -318,13 +256,13 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
     case EVENT_REQUEST:
         if (res == LVM_FAILED)
             request_fail(ev->req, 500, "room handler failed");
-        hold_response(r, ev->req);
+        gate_respond(r, ev->req);
         break;
     case EVENT_JOIN:
         if (res == LVM_FAILED)
-            room_close_conn(r, c, 1011, "room handler failed");
+            gate_close(r, c, 1011, "room handler failed");
         else if (t->refused)
-            room_close_conn(r, c, 1008, t->reason);
+            gate_close(r, c, 1008, t->reason);
         else
             c->accepted = true;
         request_free(c->join_req);
@@ -415,7 +353,7 @@ static void end_turn(struct room *r) {
     struct storage_writes w;
     if (r->reset_after_turn) { /* a runaway turn: nothing of it stays, the room restarts */
         r->reset_after_turn = false;
-        release_held(r, false);
+        gate_release(r, false);
         reset(r);
         return;
     }
@@ -432,7 +370,7 @@ static void end_turn(struct room *r) {
         r->committing = true;
         room_store_commit(r, &w);
     } else {
-        release_held(r, true);
+        gate_release(r, true);
     }
     storage_writes_free(&w);
 }
@@ -549,7 +487,7 @@ void room_hibernate(struct room *r) {
 
 void room_committed(struct room *r, bool ok) {
     r->committing = false;
-    release_held(r, ok);
+    gate_release(r, ok);
     if (!ok)
         reset(r);
     drain(r);
@@ -649,7 +587,7 @@ void room_free(struct room *r) {
         }
         free_event(ev);
     }
-    release_held(r, false);
+    gate_release(r, false);
     free(r->held);
     lua_State *L = lvm_state(r->ns->vm);
     while (r->conns)

@@ -93,13 +93,6 @@ int room_post_message(struct room *r, struct conn *c, char *data, size_t len, bo
 /* c's socket has closed: queues its leave turn, after which c is freed. Never refused. */
 void room_post_leave(struct room *r, struct conn *c, int code, const char *reason);
 
-/* Sends a frame to c as part of the running turn (held until the turn is stored). Returns
- * false when c is closed or closing. */
-bool room_send(struct room *r, struct conn *c, struct outbuf *ob);
-
-/* Closes c with code and reason as part of the running turn, after what it sent before. */
-void room_close_conn(struct room *r, struct conn *c, int code, const char *reason);
-
 /* room_store's answers: the stored entries (n < 0: storage unavailable), and whether a
  * checkpoint was stored. */
 void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm,

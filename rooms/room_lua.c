@@ -7,6 +7,7 @@
 #include "room_lua.h"
 
 #include "conn.h"
+#include "gate.h"
 #include "ljson.h"
 #include "ns.h"
 #include "outbuf.h"
@@ -93,7 +94,7 @@ static int room_broadcast(lua_State *L) {
     for (struct conn *c = r->conns; c; c = c->next) {
         if (!c->accepted || (skip && skip->conn == c) || (tag && !conn_has_tag(c, tag)))
             continue;
-        if (room_send(r, c, ob))
+        if (gate_send(r, c, ob))
             n++;
     }
     outbuf_unref(ob);
@@ -150,7 +151,7 @@ static int conn_send_l(lua_State *L) {
         return 2;
     }
     struct outbuf *ob = encode_frame(L, 2, c->limits);
-    bool sent = room_send(c->room, c, ob);
+    bool sent = gate_send(c->room, c, ob);
     outbuf_unref(ob);
     if (sent) {
         lua_pushboolean(L, 1);
@@ -176,7 +177,7 @@ static int conn_close_l(lua_State *L) {
     if (len > 123)
         return luaL_error(L, "close reason is %d bytes, over the limit of 123", (int)len);
     if (box->conn)
-        room_close_conn(box->conn->room, box->conn, code, reason);
+        gate_close(box->conn->room, box->conn, code, reason);
     return 0;
 }
 
