@@ -12,7 +12,6 @@
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define BATCH "256"
 
@@ -47,10 +46,8 @@ static void on_due(void *arg, redisReply *reply) {
 static void poll_due(lws_sorted_usec_list_t *sul) {
     (void)sul;
     if (!asking && store_connected()) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         char now[32];
-        snprintf(now, sizeof now, "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        snprintf(now, sizeof now, "%lld", room_wall_ms());
         const char *argv[] = {"ZRANGEBYSCORE", ROOM_STORE_ALARMS, "-inf", now, "LIMIT", "0", BATCH};
         asking = store_command(on_due, NULL, 7, argv, NULL) == 0;
     }

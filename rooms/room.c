@@ -97,12 +97,6 @@ static void push_leave_args(lua_State *co, struct event *ev) {
     lua_pushlstring(co, ev->data ? ev->data : "", ev->len);
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec * 1000 + (double)(ts.tv_nsec / 1000000);
-}
-
 /* An alarm turn: if the alarm is due, it is deleted (the turn's checkpoint removes it unless
  * the handler sets another) and the handler gets (room, {retry_count = n}). An alarm that is
  * gone is cleaned out of the alarm index. Stack after: handler, self, info; or nothing. */
@@ -112,7 +106,7 @@ static void build_alarm(lua_State *co, struct turn *t) {
     lua_getfield(co, -1, "_alarm");
     double when = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : 0;
     lua_pop(co, 1);
-    if (when > now_ms()) {
+    if (when > (double)room_wall_ms()) {
         lua_pop(co, 1);
         return;
     }
@@ -243,7 +237,8 @@ static void retry_alarm(struct room *r) {
         r->alarm_retries = 0;
         return;
     }
-    double when = now_ms() + ALARM_FIRST_RETRY_MS * (double)(1 << (r->alarm_retries - 1));
+    double when =
+        (double)room_wall_ms() + ALARM_FIRST_RETRY_MS * (double)(1 << (r->alarm_retries - 1));
     r->alarm_is_retry = true;
     if (storage_lua_set_alarm(r->ns->vm, r, when) != 0)
         log_error("[room %s] out of memory retrying the alarm", r->tag);
@@ -491,6 +486,12 @@ void room_committed(struct room *r, bool ok) {
     if (!ok)
         reset(r);
     drain(r);
+}
+
+long long room_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 long long room_clock_ms(void) {

@@ -115,6 +115,9 @@ void room_hibernate(struct room *r);
  * touching it; the next event loads and starts the room under the new code. */
 void room_detach_lua(struct room *r);
 
+/* The wall clock in milliseconds since the epoch: the time alarms are set in. */
+long long room_wall_ms(void);
+
 /* The monotonic clock in milliseconds. */
 long long room_clock_ms(void);
 

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define KEY_MAX (32 + 3 * 256 + 16)
 
@@ -225,11 +224,9 @@ static int send_alarm(const struct room *r, const char *key, const struct storag
 /* The epoch of the activation that writes, and when. */
 static int send_epoch(const struct room *r, const char *key) {
     char meta[KEY_MAX], epoch[24], now[24];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     meta_key(key, meta, sizeof meta);
     snprintf(epoch, sizeof epoch, "%lld", r->epoch);
-    snprintf(now, sizeof now, "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    snprintf(now, sizeof now, "%lld", room_wall_ms());
     const char *hset[] = {"HSET", meta, "epoch", epoch, "updated", now};
     return send_part(6, hset, NULL);
 }

@@ -388,7 +388,7 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
         return reply_error(s, 503, "server shutting down");
     struct route rt;
     route_parse(path, strlen(path), &rt);
-    s->ns = rt.kind == ROUTE_ROOM || rt.kind == ROUTE_BAD ? server_find_ns(rt.ns, rt.ns_len) : NULL;
+    s->ns = rt.kind == ROUTE_ROOM || rt.kind == ROUTE_BAD ? ns_find(rt.ns, rt.ns_len) : NULL;
     if (rt.kind == ROUTE_HEALTH)
         return method == LWSHUMETH_GET || method == LWSHUMETH_HEAD ? reply_health(s)
                                                                    : reply_error(s, 405, "use GET");

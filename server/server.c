@@ -40,10 +40,6 @@ static lws_sorted_usec_list_t stop_timer, child_timer;
 static struct redis_child *child; /* the embedded redis-server, if roomd runs one */
 static struct lws_context *context;
 
-struct ns *server_find_ns(const char *name, size_t len) {
-    return ns_find(name, len);
-}
-
 /* ---- the protocol callback ---- */
 
 static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

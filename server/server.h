@@ -26,7 +26,4 @@ extern struct server_state server;
  * start it prints a one-line reason on stderr first. */
 int server_run(const struct config *cfg);
 
-/* The namespace called name[0..len), or NULL. */
-struct ns *server_find_ns(const char *name, size_t len);
-
 #endif

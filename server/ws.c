@@ -32,7 +32,7 @@ static struct ns *upgrade_target(struct lws *wsi, char *uri, struct route *rt, i
     }
     route_parse(uri, strlen(uri), rt);
     struct ns *ns =
-        rt->kind == ROUTE_ROOM || rt->kind == ROUTE_BAD ? server_find_ns(rt->ns, rt->ns_len) : NULL;
+        rt->kind == ROUTE_ROOM || rt->kind == ROUTE_BAD ? ns_find(rt->ns, rt->ns_len) : NULL;
     if (ns && rt->kind == ROUTE_BAD) {
         *status = 400;
         *why = rt->error;

@@ -94,6 +94,36 @@ def within_budget(seconds):
     return min(seconds, left)
 
 
+def wait_until(fn, timeout, interval=0.05):
+    """Calls fn until it returns something true (returned) or timeout seconds pass (None)."""
+    deadline = time.monotonic() + within_budget(timeout)
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
+
+
+async def async_wait_until(fn, timeout, interval=0.05):
+    """wait_until without blocking the event loop."""
+    deadline = time.monotonic() + within_budget(timeout)
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(interval)
+
+
+def room_lines(log, ns, rid, what):
+    """The log lines tagged [room ns:rid] that say what."""
+    pattern = re.compile(r"\[room %s:%s\] %s" % (re.escape(ns), re.escape(rid), re.escape(what)))
+    return [line for line in log.splitlines() if pattern.search(line)]
+
+
 def is_sanitized():
     """Whether the server binary was built with ASan (it then runs slower)."""
     try:
@@ -351,24 +381,14 @@ class Server:
 
     def wait_for_log(self, predicate, timeout=5.0):
         """Polls the log until predicate(text) is true; returns the text (or None)."""
-        deadline = time.monotonic() + within_budget(timeout)
-        while True:
-            text = self.log_text()
-            if predicate(text):
-                return text
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.05)
+        return wait_until(lambda: (lambda text: text if predicate(text) else None)(self.log_text()),
+                          timeout)
 
     async def wait_for_log_lines(self, pattern, count=1, timeout=5.0):
         """Waits, without blocking the event loop, until the regular expression pattern matches
         count times in the log; returns whether it did."""
-        deadline = time.monotonic() + within_budget(timeout)
-        while len(re.findall(pattern, self.log_text())) < count:
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.05)
-        return True
+        return bool(await async_wait_until(
+            lambda: len(re.findall(pattern, self.log_text())) >= count, timeout))
 
     # -- conveniences bound to this server --
 

@@ -18,12 +18,11 @@ same clock); the alarm poll runs every 200 ms, so an alarm may fire a few hundre
 the upper bounds here are generous (more so under ASan), the lower bounds exact."""
 
 import asyncio
-import re
 import time
 import unittest
 
-from harness import (AsyncServerTestCase, LogOnFailure, Server, is_sanitized, unique,
-                     within_budget, ws_recv_json)
+from harness import (AsyncServerTestCase, LogOnFailure, Server, async_wait_until, is_sanitized,
+                     room_lines, unique, wait_until, within_budget, ws_recv_json)
 
 SANITIZED = is_sanitized()
 # How late an alarm may fire (poll every 200 ms, plus a loaded machine).
@@ -45,29 +44,6 @@ def alarmy(server, rid, **body):
     return res.json
 
 
-def wait_until(fn, timeout, interval=0.05):
-    """Calls fn until it returns something true (returned) or timeout seconds pass (None)."""
-    deadline = time.monotonic() + within_budget(timeout)
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(interval)
-
-
-async def async_wait_until(fn, timeout, interval=0.05):
-    deadline = time.monotonic() + within_budget(timeout)
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return None
-        await asyncio.sleep(interval)
-
-
 async def sleep_until_ms(when_ms):
     """Sleeps until the wall clock passes when_ms."""
     left = (when_ms - now_ms()) / 1000
@@ -85,12 +61,6 @@ def fired_state(server, rid, count=1):
     """alarmy's state once its fired count reached count, else None."""
     state = alarmy(server, rid)
     return state if state["fired"] >= count else None
-
-
-def room_lines(log, ns, rid, what):
-    """Log lines '[room <ns>:<rid>] <what>...'."""
-    pattern = re.compile(r"\[room %s:%s\] %s" % (re.escape(ns), re.escape(rid), re.escape(what)))
-    return [line for line in log.splitlines() if pattern.search(line)]
 
 
 class AlarmAsserts:

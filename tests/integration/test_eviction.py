@@ -18,11 +18,10 @@ import http.client
 import os
 import random
 import re
-import time
 import unittest
 
-from harness import (AsyncServerTestCase, http_request, is_sanitized, unique, within_budget,
-                     ws_recv_json, ws_send_json)
+from harness import (AsyncServerTestCase, async_wait_until, http_request, is_sanitized, room_lines,
+                     unique, within_budget, ws_recv_json, ws_send_json)
 
 SANITIZED = is_sanitized()
 IDLE_MS = 300
@@ -33,22 +32,6 @@ RSS_SLACK = 1.2
 # ASan holds freed memory in quarantine (256 MB by default) instead of reusing it at once.
 RSS_MEANINGFUL_UNDER_ASAN = "quarantine_size_mb=0" in os.environ.get("ASAN_OPTIONS", "")
 SUMMARY = re.compile(r"evicted (\d+) idle rooms; (\d+) in memory")
-
-
-def room_lines(log, ns, rid, what):
-    pattern = re.compile(r"\[room %s:%s\] %s" % (re.escape(ns), re.escape(rid), re.escape(what)))
-    return [line for line in log.splitlines() if pattern.search(line)]
-
-
-async def async_wait_until(fn, timeout, interval=0.05):
-    deadline = time.monotonic() + within_budget(timeout)
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return None
-        await asyncio.sleep(interval)
 
 
 class EvictionTest(AsyncServerTestCase):
