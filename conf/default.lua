@@ -36,12 +36,18 @@ return {
         max_rooms = 1000000, -- rooms in memory at once; a new one past it: 503
     },
 
+    -- Each namespace: its room script, optional settings (room.settings), and an
+    -- optional page: the HTML file a browser gets when it opens a room URL
+    -- (GET with text/html in Accept); other clients get the room's own answer.
     namespaces = {
         counter = { script = "../demos/counter/counter.lua" },
         vote = {
             script = "../demos/vote/vote.lua",
+            page = "../demos/vote/vote.html",
             settings = { ttl = 604800 }, -- seconds until a room's votes expire
         },
         relay = { script = "../demos/relay/relay.lua" },
+        chat = { script = "../demos/chat/chat.lua", page = "../demos/chat/chat.html" },
+        game = { script = "../demos/game/game.lua", page = "../demos/game/game.html" },
     },
 }

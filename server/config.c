@@ -203,7 +203,7 @@ static void read_auto_reply(lua_State *L, int t, struct ns_config *nc) {
 }
 
 static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) {
-    static const char *const names[] = {"script", "settings", "auto_reply", NULL};
+    static const char *const names[] = {"script", "page", "settings", "auto_reply", NULL};
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
         luaL_error(L, "config: namespace '%s' must be a table", nc->name);
@@ -213,6 +213,9 @@ static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) 
     if (!script)
         luaL_error(L, "config: namespace '%s' has no script", nc->name);
     nc->script = resolve(L, ld, script, nc->name);
+    const char *page = opt_string(L, t, "page", NULL);
+    if (page)
+        nc->page = resolve(L, ld, page, nc->name);
     lua_getfield(L, t, "settings");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -358,6 +361,7 @@ void config_free(struct config *cfg) {
     for (int i = 0; i < cfg->n_namespaces; i++) {
         free(cfg->namespaces[i].name);
         free(cfg->namespaces[i].script);
+        free(cfg->namespaces[i].page);
         free(cfg->namespaces[i].settings);
         free(cfg->namespaces[i].ping);
         free(cfg->namespaces[i].pong);
@@ -372,4 +376,11 @@ void config_free(struct config *cfg) {
     free(cfg->data_dir);
     free(cfg->redis);
     memset(cfg, 0, sizeof *cfg);
+}
+
+const struct ns_config *config_namespace(const struct config *cfg, const char *name) {
+    for (int i = 0; i < cfg->n_namespaces; i++)
+        if (strcmp(cfg->namespaces[i].name, name) == 0)
+            return &cfg->namespaces[i];
+    return NULL;
 }

@@ -15,6 +15,7 @@
 struct ns_config {
     char *name;
     char *script;      /* absolute path */
+    char *page;        /* absolute path of the HTML page a browser gets for the room URL, or NULL */
     char *settings;    /* the namespace's settings as JSON text */
     char *ping, *pong; /* auto_reply: a message answered without waking the room, or NULL */
 };
@@ -41,5 +42,8 @@ int config_load(struct config *cfg, const char *path, char *const *sets, int n_s
                 size_t errlen);
 
 void config_free(struct config *cfg);
+
+/* The namespace called name in cfg, or NULL. */
+const struct ns_config *config_namespace(const struct config *cfg, const char *name);
 
 #endif

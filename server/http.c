@@ -278,6 +278,15 @@ int http_refuse_now(struct lws *wsi, int status, const char *msg) {
 
 /* ---- requests ---- */
 
+/* Starts sending file; extra_headers is NULL or "name: value\r\n" lines. */
+static int send_file(struct lws *wsi, struct session *s, const char *file, const char *mime,
+                     const char *extra_headers) {
+    s->state = SESSION_FILE;
+    int n = lws_serve_http_file(wsi, file, mime, extra_headers,
+                                extra_headers ? (int)strlen(extra_headers) : 0);
+    return n < 0 || (n > 0 && lws_http_transaction_completed(wsi)) ? -1 : 0;
+}
+
 static int serve_static(struct lws *wsi, struct session *s, const char *path, int method) {
     char file[4096];
     const char *root = server.cfg->static_root;
@@ -288,9 +297,20 @@ static int serve_static(struct lws *wsi, struct session *s, const char *path, in
         return reply_error(s, 404, "not found");
     if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD)
         return reply_error(s, 405, "static files answer GET and HEAD only");
-    s->state = SESSION_FILE;
-    int n = lws_serve_http_file(wsi, file, static_mime_type(file), NULL, 0);
-    return n < 0 || (n > 0 && lws_http_transaction_completed(wsi)) ? -1 : 0;
+    return send_file(wsi, s, file, static_mime_type(file), NULL);
+}
+
+/* A browser's navigation to a room URL (GET, no further path, Accept names text/html) gets the
+ * namespace's page, if it has one; every other client gets the room's own answer. */
+static const char *page_for(struct lws *wsi, const struct session *s, const struct route *rt,
+                            int method) {
+    char accept[512];
+    if (method != LWSHUMETH_GET || rt->kind != ROUTE_ROOM || rt->rest_len > 0)
+        return NULL;
+    const struct ns_config *nc = config_namespace(server.cfg, s->ns->name);
+    if (!nc || !nc->page || lws_hdr_copy(wsi, accept, sizeof accept, WSI_TOKEN_HTTP_ACCEPT) <= 0)
+        return NULL;
+    return strstr(accept, "text/html") ? nc->page : NULL;
 }
 
 static int dispatch(struct session *s) {
@@ -394,6 +414,10 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
                                                                    : reply_error(s, 405, "use GET");
     if (s->ns && rt.kind == ROUTE_BAD)
         return reply_error(s, 400, rt.error);
+    const char *page = s->ns ? page_for(wsi, s, &rt, method) : NULL;
+    if (page) /* vary: the same URL answers JSON to other clients */
+        return send_file(wsi, s, page, static_mime_type(page),
+                         "vary: accept\r\ncache-control: no-cache\r\n");
     if (s->ns)
         return room_request(wsi, s, &rt, method, path);
     if (rt.kind != ROUTE_STATIC) {
