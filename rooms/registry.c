@@ -55,8 +55,8 @@ struct room *registry_get(struct ns *ns, const char *id, size_t len) {
     if (r)
         return r;
     if (n_rooms >= ns->limits->max_rooms) {
-        log_warn("[room %s:...] not started: %zu rooms in memory (limits.max_rooms)", ns->name,
-                 n_rooms);
+        log_limited(LOG_WARN, "[room %s:...] not started: %zu rooms in memory (limits.max_rooms)",
+                    ns->name, n_rooms);
         return NULL;
     }
     if (n_rooms >= n_buckets && grow() != 0)

@@ -45,3 +45,21 @@ void log_print(enum log_level level, const char *fmt, ...) {
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
 }
+
+int log_limit_pass(struct log_limit *l, long long now_ms, long long interval_ms,
+                   unsigned long *held_back) {
+    if (now_ms < l->next_ms) {
+        l->held_back++;
+        return 0;
+    }
+    *held_back = l->held_back;
+    l->held_back = 0;
+    l->next_ms = now_ms + interval_ms;
+    return 1;
+}
+
+long long log_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -26,6 +26,32 @@ void log_print(enum log_level level, const char *fmt, ...) __attribute__((format
             log_print(LOG_DEBUG, __VA_ARGS__);                                                     \
     } while (0)
 
+/* One call site's budget for log_limited: at most one line per interval. */
+struct log_limit {
+    long long next_ms;       /* monotonic time before which lines are held back */
+    unsigned long held_back; /* lines held back since the last one printed */
+};
+
+/* Whether a line limited by l may print at now_ms; if so, *held_back gets how many were held back
+ * before it (and the count restarts). */
+int log_limit_pass(struct log_limit *l, long long now_ms, long long interval_ms,
+                   unsigned long *held_back);
+
+long long log_now_ms(void);
+
+/* log_print for lines a client can cause in a flood: at most one per second per call site, the
+ * next one printed says how many were held back. */
+#define log_limited(level, ...)                                                                    \
+    do {                                                                                           \
+        static struct log_limit limit_;                                                            \
+        unsigned long held_;                                                                       \
+        if (log_enabled(level) && log_limit_pass(&limit_, log_now_ms(), 1000, &held_)) {           \
+            if (held_)                                                                             \
+                log_print(level, "(%lu more like the next line held back)", held_);                \
+            log_print(level, __VA_ARGS__);                                                         \
+        }                                                                                          \
+    } while (0)
+
 /* Always-on invariant check: logs the failed condition and aborts. */
 #define rd_assert(cond)                                                                            \
     do {                                                                                           \
