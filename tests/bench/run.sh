@@ -41,6 +41,7 @@ SERVER_PID=""  # the server process itself (CPU and RSS are read from it)
 SERVER_TPID="" # its `timeout` parent, which enforces SERVER_DEADLINE
 REDIS_PID=""   # roomd's redis-server child, or node's redis-server
 REDIS_TPID=""  # the `timeout` parent of node's redis-server
+ROUND=0        # the round a result belongs to (0: before the rounds, or BIG)
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -221,7 +222,13 @@ check_contract() {
 }
 
 record() { # record SERVER CASE JSON [REDIS_CPU_S]
-    echo "{\"server\":\"$1\",\"case\":\"$2\",\"redis_cpu_s\":${4:-null},\"r\":$3}" >>"$RESULTS"
+    echo "{\"server\":\"$1\",\"case\":\"$2\",\"round\":$ROUND,\"redis_cpu_s\":${4:-null},\"r\":$3}" >>"$RESULTS"
+}
+
+# died SERVER CASE: say so when the server exited during a case.
+died() {
+    kill -0 "$SERVER_PID" 2>/dev/null && return 0
+    log "$1 exited during $2: $(tail -c 300 "$WORK/server-$PORT.log" | tr '\n' ' ')"
 }
 
 # loadgen_case SERVER CASE ARGS...: one fresh server, one loadgen run.
@@ -234,6 +241,7 @@ loadgen_case() {
     line=$(timeout 150 taskset -c 1 "$LOADGEN" "$@" --port "$PORT" --server-pid "$SERVER_PID" \
         --label "$case" 2>"$WORK/loadgen.err" | tee -a "$WORK/loadgen.log" | sed -n 's/^RESULT //p') || true
     r1=$(cpu_ticks "${REDIS_PID:-0}")
+    died "$server" "$case"
     stop_server
     if [ -z "$line" ]; then
         log "$server $case: no result ($(head -c 300 "$WORK/loadgen.err"))"
@@ -255,6 +263,7 @@ wrk_case() {
         "http://127.0.0.1:$PORT") || true
     c1=$(cpu_ticks "$SERVER_PID")
     r1=$(cpu_ticks "${REDIS_PID:-0}")
+    died "$server" "$case"
     stop_server
     echo "== $server $case" >>"$WORK/wrk.log"
     echo "$out" >>"$WORK/wrk.log"
@@ -317,10 +326,11 @@ main() {
     log "results in $WORK; servers: ${SERVERS[*]}; load: $(uptime | sed 's/.*load/load/')"
     for s in "${SERVERS[@]}"; do check_contract "$s"; done
     calibrate_fanout
-    for r in $(seq "$ROUNDS"); do
-        log "round $r of $ROUNDS"
-        round "$r"
+    for ROUND in $(seq "$ROUNDS"); do
+        log "round $ROUND of $ROUNDS"
+        round "$ROUND"
     done
+    ROUND=0
     if [ "$BIG" = 1 ]; then
         each_server 1 loadgen_case connect-19000 connect --conns 19000 --rooms 100 --hold 2 --connect-timeout 60
     fi

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """summarize.py RESULTS.jsonl: the table run.sh prints (medians over rounds for
 roomd and every peer found in the results, with roomd / peer ratios) and the
-issue's targets, met or missed."""
+issue's targets, met or missed. A ratio is the median over rounds of roomd's
+figure / the peer's in the same round (the runs of a round are minutes
+apart, so drift in the machine's load cancels); results without round numbers
+fall back to the ratio of the medians."""
 import json
 import statistics
 import sys
@@ -70,7 +73,10 @@ def load(path):
         r = rec["r"]
         if r.get("failed") or int(r.get("missing", 0)) or int(r.get("closed", 0)):
             r = {"failed": True, "why": {k: r.get(k) for k in ("missing", "closed", "errors")}}
-        runs[(rec["server"], rec["case"])].append(derive(r, rec.get("redis_cpu_s")))
+        r = derive(r, rec.get("redis_cpu_s"))
+        if "round" in rec:
+            r["_round"] = rec["round"]
+        runs[(rec["server"], rec["case"])].append(r)
     for (server, case), rs in runs.items():
         if case == "fanout-n100-half":
             own, _ = median(runs, server, "relay-n100-w16", "sent_per_s")
@@ -83,6 +89,19 @@ def load(path):
 def median(runs, server, case, key):
     vals = [float(r[key]) for r in runs.get((server, case), []) if key in r]
     return (statistics.median(vals), len(vals)) if vals else (None, 0)
+
+
+def paired_ratio(runs, case, key, peer):
+    """Median over rounds of roomd / peer (see the module comment)."""
+    def by_round(server):
+        return {r["_round"]: float(r[key]) for r in runs.get((server, case), [])
+                if key in r and "_round" in r}
+    a, b = by_round("roomd"), by_round(peer)
+    pairs = [a[k] / b[k] for k in a if k in b and b[k]]
+    if pairs:
+        return statistics.median(pairs)
+    ma, mb = median(runs, "roomd", case, key)[0], median(runs, peer, case, key)[0]
+    return ma / mb if ma is not None and mb else None
 
 
 def fmt(v, f):
@@ -103,13 +122,13 @@ def table(runs):
         vals = [median(runs, s, case, key) for s in servers]
         if all(v is None for v, _ in vals):
             continue
-        a = vals[0][0] if servers[0] == "roomd" else None
         line = f"{case:<18} {label:<21}" + "".join(f" {fmt(v, f):>11}" for v, _ in vals)
-        for v, _ in vals[len(servers) - len(peers):]:
-            line += f" {(f'{a / v:.2f}x' if a is not None and v else '-'):>9}"
+        for p in peers:
+            q = paired_ratio(runs, case, key, p) if "roomd" in servers else None
+            line += f" {fmt(q, '{:.2f}x'):>9}"
         print(line + "  " + "/".join(str(n) for _, n in vals))
     failed = [(k, r.get("why")) for k, rs in runs.items() for r in rs if r.get("failed")]
-    print(f"\ncolumns: medians; /peer = roomd / peer. Runs left out of the medians "
+    print(f"\ncolumns: medians; /peer = median over rounds of roomd / peer. Runs left out of the medians "
           f"(missing deliveries, closed connections, no result): {failed or 'none'}")
     cal, _ = median(runs, "bare_lws", "calibrate-n100-w16", "sent_per_s")
     if cal:
@@ -122,18 +141,17 @@ def target_checks(runs):
         return median(runs, s, c, k)[0]
 
     def ratio(c, peer, k="deliveries_per_server_cpu_s"):
-        a, b = m("roomd", c, k), m(peer, c, k)
-        return a / b if a and b else None
+        return paired_ratio(runs, c, k, peer)
 
     def inverse(c, peer, k):  # peer / roomd, for "roomd's figure <= the peer's"
-        a, b = m("roomd", c, k), m(peer, c, k)
-        return b / a if a and b else None
+        q = paired_ratio(runs, c, k, peer)
+        return 1 / q if q else None
 
     checks = []
     for n in ("100", "1000"):
         for peer, goal in (("bare_lws", 1.0), ("node", 1.5), ("workerd", 3.0)):
             checks.append((f"relay N={n} W=1 per server CPU-s >= {goal}x {peer}",
-                           ratio(f"relay-n{n}-w1", peer), goal, "{:.2f}x"))
+                           ratio(f"relay-n{n}-w1", peer), goal, "{:.3f}x"))
     checks += [
         ("relay N=100 W=16 >= 8x bare_lws", ratio("relay-n100-w16", "bare_lws"), 8.0, "{:.2f}x"),
         ("relay N=100 W=16 ~2M deliveries/server-CPU-s",
