@@ -14,7 +14,7 @@
 # BIG (1: also one 19,000-connection run per server), PORT (first port,
 # 18480), PEERS ("bare_lws node workerd": which peers run beside roomd),
 # FANOUT_RATE (msgs/s of the fan-out case; default: half of bare_lws's
-# closed-loop maximum, measured at the start), SERVER_DEADLINE (600 s: no
+# closed-loop maximum in the same round), SERVER_DEADLINE (600 s: no
 # server or redis-server outlives it). roomd runs with
 # limits.messages_per_second raised: the senders here exceed the
 # per-connection default on purpose.
@@ -42,6 +42,7 @@ SERVER_TPID="" # its `timeout` parent, which enforces SERVER_DEADLINE
 REDIS_PID=""   # roomd's redis-server child, or node's redis-server
 REDIS_TPID=""  # the `timeout` parent of node's redis-server
 ROUND=0        # the round a result belongs to (0: before the rounds, or BIG)
+RATE=0         # this round's fan-out rate (set_fanout_rate)
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -279,17 +280,44 @@ wrk_case() {
     log "$server $case done"
 }
 
-# calibrate_fanout: FANOUT_RATE = half of bare_lws's closed-loop maximum
-# (N=100, W=16: the sender's messages per second), unless it is set already.
-calibrate_fanout() {
-    if [ -n "$FANOUT_RATE" ]; then return 0; fi
-    loadgen_case bare_lws calibrate-n100-w16 relay --conns 100 --rooms 1 --window 16 \
-        --duration "$DUR" --warmup "$WARM"
-    local max
-    max=$(tail -1 "$RESULTS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["r"].get("sent_per_s", 0))')
-    FANOUT_RATE=$(awk "BEGIN { printf \"%d\", $max / 2 }")
-    [ "$FANOUT_RATE" -gt 0 ] || { log "calibration failed"; exit 1; }
-    log "fan-out rate: $FANOUT_RATE msgs/s (half of bare_lws's $max), $((FANOUT_RATE * 100)) deliveries/s"
+# w16_rate CASE: the sender's msgs/s in bare_lws's last good CASE run (N=100,
+# W=16), or nothing.
+w16_rate() {
+    python3 - "$RESULTS" "$1" <<'EOF'
+import json, sys
+rate = ""
+for line in open(sys.argv[1]):
+    rec = json.loads(line)
+    if rec["server"] == "bare_lws" and rec["case"] == sys.argv[2] and "sent_per_s" in rec["r"]:
+        rate = rec["r"]["sent_per_s"]
+print(rate)
+EOF
+}
+
+# set_fanout_rate: RATE = FANOUT_RATE when set; else half of bare_lws's
+# closed-loop maximum (N=100, W=16) in this round, so the load follows the
+# machine's drift; without bare_lws among the servers, half of one
+# calibration run's.
+set_fanout_rate() {
+    local max=0
+    if [ -n "$FANOUT_RATE" ]; then
+        RATE=$FANOUT_RATE
+        return 0
+    elif has_peer bare_lws; then
+        max=$(w16_rate relay-n100-w16)
+    else
+        [ -n "$(w16_rate calibrate-n100-w16)" ] ||
+            loadgen_case bare_lws calibrate-n100-w16 relay --conns 100 --rooms 1 --window 16 \
+                --duration "$DUR" --warmup "$WARM"
+        max=$(w16_rate calibrate-n100-w16)
+    fi
+    if [ -z "$max" ] || [ "$max" = 0 ]; then
+        [ "$RATE" -gt 0 ] || { log "no closed-loop maximum of bare_lws to take half of"; exit 1; }
+        log "no bare_lws maximum this round; the fan-out rate stays $RATE msgs/s"
+        return 0
+    fi
+    RATE=$(awk "BEGIN { printf \"%d\", $max / 2 }")
+    log "fan-out rate: $RATE msgs/s (half of bare_lws's $max), $((RATE * 100)) deliveries/s"
 }
 
 # rotated ROUND: SERVERS, rotated by ROUND-1, so no server always goes first.
@@ -315,7 +343,8 @@ round() {
     each_server "$r" loadgen_case relay-n1000-w1 relay --conns 1000 --rooms 1 --window 1 "${d[@]}"
     each_server "$r" loadgen_case relay-n10-s10-w16 relay --conns 10 --rooms 1 --senders 10 --window 16 "${d[@]}"
     each_server "$r" loadgen_case open-n100-500 relay --conns 100 --rooms 1 --rate 500 "${d[@]}"
-    each_server "$r" loadgen_case fanout-n100-half relay --conns 100 --rooms 1 --rate "$FANOUT_RATE" "${d[@]}"
+    set_fanout_rate
+    each_server "$r" loadgen_case fanout-n100-half relay --conns 100 --rooms 1 --rate "$RATE" "${d[@]}"
     each_server "$r" loadgen_case connect-5000 connect --conns 5000 --rooms 100 --hold 1
     each_server "$r" counter_case
     wrk_case roomd wrk-get-vote vote_get.lua
@@ -325,7 +354,6 @@ main() {
     build
     log "results in $WORK; servers: ${SERVERS[*]}; load: $(uptime | sed 's/.*load/load/')"
     for s in "${SERVERS[@]}"; do check_contract "$s"; done
-    calibrate_fanout
     for ROUND in $(seq "$ROUNDS"); do
         log "round $ROUND of $ROUNDS"
         round "$ROUND"
