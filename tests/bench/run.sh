@@ -8,7 +8,7 @@
 # rotates every round). Servers are pinned to CPU 0; the generator (loadgen,
 # wrk) and every redis-server (roomd's child, node's own) to CPU 1.
 # Prints a table of medians with roomd / peer ratios; the raw results (one
-# JSON line per run) and the logs stay in $WORK.
+# JSON line per run) and the logs stay in $WORK (the servers' data does not).
 #
 # Environment: ROUNDS (3), DUR (5 s measured per relay/wrk case), WARM (2 s),
 # BIG (1: also one 19,000-connection run per server), PORT (first port,
@@ -363,6 +363,7 @@ main() {
         each_server 1 loadgen_case connect-19000 connect --conns 19000 --rooms 100 --hold 2 --connect-timeout 60
     fi
     log "load at the end: $(uptime | sed 's/.*load/load/')"
+    rm -rf "$WORK"/data-* # the servers' storage; results and logs stay
     python3 "$BENCH/summarize.py" "$RESULTS"
     log "raw results: $RESULTS"
 }
