@@ -160,9 +160,10 @@ void room_store_load(struct room *r) {
     }
 }
 
-static void on_committed(void *arg, redisReply *reply) {
+/* The reply to a commit: EXEC's array, or the one command's integer when it went alone. */
+static void committed(void *arg, const redisReply *reply, int type) {
     struct room *r = ticket_redeem(arg);
-    bool ok = reply_ok(reply, REDIS_REPLY_ARRAY);
+    bool ok = reply_ok(reply, type);
     if (!ok && r)
         log_error("[room %s] checkpoint failed: %s", r->tag,
                   reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
@@ -170,13 +171,23 @@ static void on_committed(void *arg, redisReply *reply) {
         room_committed(r, ok);
 }
 
+static void on_committed(void *arg, redisReply *reply) {
+    committed(arg, reply, REDIS_REPLY_ARRAY);
+}
+
+static void on_written(void *arg, redisReply *reply) {
+    committed(arg, reply, REDIS_REPLY_INTEGER);
+}
+
 /* Sends one command of the transaction; only EXEC's reply matters (it fails if any failed). */
 static int send_part(int argc, const char **argv, const size_t *lens) {
     return store_command(NULL, NULL, argc, argv, lens);
 }
 
-/* HSET key k v ... for the puts, HDEL key k ... for the deletions. */
-static int send_writes(const char *key, const struct storage_writes *w, bool deletes) {
+/* HSET key k v ... for the puts, HDEL key k ... for the deletions; done(arg, reply) gets the
+ * reply, or nothing does (NULL: a part of a transaction). */
+static int send_writes(const char *key, const struct storage_writes *w, bool deletes,
+                       store_reply_fn *done, void *arg) {
     int argc = 2;
     const char **argv = malloc((size_t)(2 * w->n + 2) * sizeof *argv);
     size_t *lens = malloc((size_t)(2 * w->n + 2) * sizeof *lens);
@@ -198,7 +209,7 @@ static int send_writes(const char *key, const struct storage_writes *w, bool del
             lens[argc++] = e->value_len;
         }
     }
-    rc = argc > 2 ? send_part(argc, argv, lens) : 0;
+    rc = argc > 2 ? store_command(done, arg, argc, argv, lens) : 0;
 out:
     free(argv);
     free(lens);
@@ -221,14 +232,19 @@ static int send_alarm(const struct room *r, const char *key, const struct storag
     return send_part(4, hdel, NULL) || send_part(3, zrem, NULL) ? -1 : 0;
 }
 
-/* The epoch of the activation that writes, and when. */
-static int send_epoch(const struct room *r, const char *key) {
-    char meta[KEY_MAX], epoch[24], now[24];
-    meta_key(key, meta, sizeof meta);
-    snprintf(epoch, sizeof epoch, "%lld", r->epoch);
-    snprintf(now, sizeof now, "%lld", room_wall_ms());
-    const char *hset[] = {"HSET", meta, "epoch", epoch, "updated", now};
-    return send_part(6, hset, NULL);
+/* Whether w is one command (only puts, or only deletions): that command alone is atomic, so it
+ * goes without MULTI/EXEC, a third of the work for Redis in the common one-key turn. */
+static bool single_command(const struct storage_writes *w) {
+    int puts = 0;
+    for (int i = 0; i < w->n; i++)
+        puts += w->entries[i].value != NULL;
+    return !w->cleared && !w->alarm_changed && w->n > 0 && (puts == 0 || puts == w->n);
+}
+
+static void commit_failed(struct room *r, struct ticket *t) {
+    free(t);
+    log_error("[room %s] checkpoint failed: no connection to storage", r->tag);
+    room_committed(r, false);
 }
 
 void room_store_commit(struct room *r, const struct storage_writes *w) {
@@ -236,13 +252,18 @@ void room_store_commit(struct room *r, const struct storage_writes *w) {
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *del[] = {"DEL", key};
     struct ticket *t = ticket_new(r);
-    /* hiredis queues them all at once: they leave in one write with other rooms' commits. */
-    if (!t || send_part(1, multi, NULL) != 0 || (w->cleared && send_part(2, del, NULL) != 0) ||
-        send_writes(key, w, true) != 0 || send_writes(key, w, false) != 0 ||
-        (w->alarm_changed && send_alarm(r, key, w) != 0) || send_epoch(r, key) != 0 ||
-        store_command(on_committed, t, 1, exec, NULL) != 0) {
-        free(t);
-        log_error("[room %s] checkpoint failed: no connection to storage", r->tag);
-        room_committed(r, false);
+    if (!t)
+        return commit_failed(r, t);
+    if (single_command(w)) {
+        bool deletes = w->entries[0].value == NULL;
+        if (send_writes(key, w, deletes, on_written, t) != 0)
+            commit_failed(r, t);
+        return;
     }
+    /* hiredis queues them all at once: they leave in one write with other rooms' commits. */
+    if (send_part(1, multi, NULL) != 0 || (w->cleared && send_part(2, del, NULL) != 0) ||
+        send_writes(key, w, true, NULL, NULL) != 0 || send_writes(key, w, false, NULL, NULL) != 0 ||
+        (w->alarm_changed && send_alarm(r, key, w) != 0) ||
+        store_command(on_committed, t, 1, exec, NULL) != 0)
+        commit_failed(r, t);
 }

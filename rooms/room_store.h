@@ -4,15 +4,16 @@
  *     rd:{<ns>:<escaped id>}:kv     hash: storage key -> encoded value
  *     rd:{<ns>:<escaped id>}:meta   hash: "alarm" -> its time (ms since the epoch),
  *                                   "retries" -> its failed runs so far,
- *                                   "epoch" -> activations so far, "updated" -> ms
+ *                                   "epoch" -> activations so far
  *     rd:alarms                     sorted set: "<ns>:<escaped id>" by alarm time
  *
  * The id is escaped (bytes other than [A-Za-z0-9._~-] as %XX), so no id can
  * name another room's keys or break the hash tag. Replies come back to the
  * room through a ticket holding its namespace, id and generation, never a
  * pointer to it: a room evicted or restarted meanwhile is not touched.
- * Each activation takes the next epoch and every checkpoint writes it, so a
- * later multi-node owner lease can fence off a stale writer. */
+ * Each activation takes the next epoch (kept in the room), so a later
+ * multi-node owner lease can fence off a stale writer by checking it in the
+ * checkpoint. */
 #ifndef ROOMD_ROOM_STORE_H
 #define ROOMD_ROOM_STORE_H
 
@@ -43,8 +44,8 @@ int room_store_parse_member(const char *member, size_t len, char *ns, size_t ns_
  * unavailable). */
 void room_store_load(struct room *r);
 
-/* Writes w as one MULTI/EXEC; room_committed(r, ok) follows (later, or at once when storage is
- * unavailable). */
+/* Writes w atomically: one HSET or HDEL alone, or MULTI/EXEC around several; room_committed(r, ok)
+ * follows (later, or at once when storage is unavailable). */
 void room_store_commit(struct room *r, const struct storage_writes *w);
 
 #endif
