@@ -5,7 +5,9 @@
  * frames waiting for its socket, and the message being reassembled from
  * fragments. Frames are written only from the socket's WRITEABLE callback,
  * coalesced into one lws_write per callback. A socket that does not drain
- * past the queue bounds is closed with 1013. */
+ * past the queue bounds is closed with 1013. An idle conn holds nothing but
+ * its struct: the queue ring, the rx buffer and the close reason exist only
+ * while in use. */
 #ifndef ROOMD_CONN_H
 #define ROOMD_CONN_H
 
@@ -21,7 +23,11 @@ struct limits;
 
 #define CONN_MAX_TAGS 8
 #define CONN_TAG_MAX 64
+#define CONN_CLOSE_REASON_MAX 123 /* a close frame's payload is 125 bytes, the code 2 of them */
 
+/* Laid out for idle memory: an open, idle conn is this struct and nothing else (no queue ring,
+ * no rx buffer, no close reason, no tag array), 184 bytes, so one 192-byte malloc chunk. What
+ * only some conns need hangs off a pointer. */
 struct conn {
     uint64_t id;
     struct lws *wsi; /* NULL once the socket is gone */
@@ -29,31 +35,31 @@ struct conn {
     struct conn *prev, *next; /* in the room's list */
     const struct limits *limits;
 
-    struct outbuf **queue; /* ring */
-    size_t q_cap, q_head, q_len, q_bytes;
-    size_t held_frames, held_bytes; /* sent by a turn whose writes are not stored yet */
-    struct conn *write_next;        /* in the list of sockets to ask for WRITEABLE */
-    bool write_wanted;
+    struct outbuf **queue; /* ring of q_cap; NULL whenever nothing is queued */
+    uint32_t q_cap, q_head, q_len;
+    uint32_t held_frames;       /* sent by a turn whose writes are not stored yet */
+    size_t q_bytes, held_bytes; /* ... and their bytes */
+    struct conn *write_next;    /* in the list of sockets to ask for WRITEABLE */
 
     double tokens;       /* messages it may still send now (rate limit) */
     long long tokens_at; /* when tokens was last topped up, monotonic ms */
 
-    char *rx; /* message being reassembled */
+    char *rx; /* message being reassembled; NULL between messages */
     size_t rx_len, rx_cap;
-    bool rx_binary, rx_active; /* rx_active: a message has begun */
 
-    bool accepted; /* join turn accepted it: broadcasts reach it */
-    bool closing;  /* close requested: send what is queued, then close */
-    int close_code;
-    char close_reason[124];
-
-    char *tags[CONN_MAX_TAGS];
-    int n_tags;
-    char *attachment; /* JSON text, or NULL */
+    char **tags;        /* n_tags strings; NULL until the first tag */
+    char *attachment;   /* JSON text, or NULL */
+    char *close_reason; /* once closing: NULL for none */
 
     struct request *join_req; /* until the join turn has run */
-    int lua_ref;              /* anchors the Lua object while the conn lives */
     void *lua_handle;         /* the Lua object's body, cleared when the conn is freed */
+    int lua_ref;              /* anchors the Lua object while the conn lives */
+    uint16_t close_code;      /* once closing */
+    uint8_t n_tags;
+    bool write_wanted : 1;
+    bool rx_binary : 1, rx_active : 1; /* rx_active: a message has begun */
+    bool accepted : 1;                 /* join turn accepted it: broadcasts reach it */
+    bool closing : 1;                  /* close requested: send what is queued, then close */
 };
 
 /* A conn for socket wsi in room. NULL on out-of-memory. */

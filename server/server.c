@@ -31,7 +31,13 @@
 #include <unistd.h>
 
 #define STOP_GRACE_US (5 * LWS_US_PER_SEC)
-#define RX_BUFFER 4096
+/* lws gives every WebSocket an rx buffer of this size (plus LWS_PRE) for its whole life, and
+ * reads at most this much from the socket per poll. 4096 made it two thirds of an idle
+ * connection's memory; at 1024 an idle connection costs about 2.5 KiB. Messages of any size
+ * up to limits.message_bytes still arrive, in 1 KiB pieces that conn_receive puts together:
+ * only a single large upload gets slower, as it needs one poll per KiB. Control frames (at
+ * most 125 bytes) must fit whole. */
+#define RX_BUFFER 1024
 #define TX_PACKET 65536
 
 struct server_state server;
