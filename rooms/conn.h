@@ -5,9 +5,9 @@
  * frames waiting for its socket, and the message being reassembled from
  * fragments. Frames are written only from the socket's WRITEABLE callback,
  * coalesced into one lws_write per callback. A socket that does not drain
- * past the queue bounds is closed with 1013. An idle conn holds nothing but
- * its struct: the queue ring, the rx buffer and the close reason exist only
- * while in use. */
+ * past the queue bounds is closed with 1013. An idle conn holds little but
+ * its struct: no rx buffer between messages, no close reason until closing,
+ * and no send ring once its room hibernates (conn_trim). */
 #ifndef ROOMD_CONN_H
 #define ROOMD_CONN_H
 
@@ -25,9 +25,8 @@ struct limits;
 #define CONN_TAG_MAX 64
 #define CONN_CLOSE_REASON_MAX 123 /* a close frame's payload is 125 bytes, the code 2 of them */
 
-/* Laid out for idle memory: an open, idle conn is this struct and nothing else (no queue ring,
- * no rx buffer, no close reason, no tag array), 184 bytes, so one 192-byte malloc chunk. What
- * only some conns need hangs off a pointer. */
+/* Laid out for idle memory: 184 bytes, one 192-byte malloc chunk. What only some conns need
+ * (a send ring, an rx buffer, a close reason, tags) hangs off a pointer. */
 struct conn {
     uint64_t id;
     struct lws *wsi; /* NULL once the socket is gone */
@@ -35,7 +34,7 @@ struct conn {
     struct conn *prev, *next; /* in the room's list */
     const struct limits *limits;
 
-    struct outbuf **queue; /* ring of q_cap; NULL whenever nothing is queued */
+    struct outbuf **queue; /* ring of q_cap slots, or NULL */
     uint32_t q_cap, q_head, q_len;
     uint32_t held_frames;       /* sent by a turn whose writes are not stored yet */
     size_t q_bytes, held_bytes; /* ... and their bytes */
@@ -105,6 +104,9 @@ int conn_add_tag(struct conn *c, const char *tag);
 /* Replaces the attachment with json[0..len) (NULL clears it). Returns 0 or -1 (out of
  * memory, the old attachment kept). */
 int conn_set_attachment(struct conn *c, const char *json, size_t len);
+
+/* Frees what an idle conn does not need (an empty send ring). For rooms gone quiet. */
+void conn_trim(struct conn *c);
 
 /* The socket went away: drop the queue and forget the wsi. */
 void conn_detach(struct conn *c);

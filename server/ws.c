@@ -132,7 +132,11 @@ void ws_on_peer_close(struct session *s, const void *in, size_t len) {
     s->close_code = (p[0] << 8) | p[1];
     size_t n = len - 2 < CONN_CLOSE_REASON_MAX ? len - 2 : CONN_CLOSE_REASON_MAX;
     free(s->close_reason);
-    s->close_reason = n ? strndup((const char *)p + 2, n) : NULL;
+    s->close_reason = n ? malloc(n + 1) : NULL; /* out of memory: no reason, as it is optional */
+    if (s->close_reason) {
+        memcpy(s->close_reason, p + 2, n); /* not NUL-terminated in lws's buffer */
+        s->close_reason[n] = '\0';
+    }
 }
 
 void ws_on_closed(struct session *s) {

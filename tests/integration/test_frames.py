@@ -1,5 +1,5 @@
 """How roomd reads WebSocket frames (server/server.c, RX_BUFFER): libwebsockets
-hands each message over in pieces of at most 1 KiB, which roomd puts back
+hands each message over in pieces of at most 2 KiB, which roomd puts back
 together, and must read each control frame (at most 125 bytes) whole. A
 message whose multibyte characters straddle every piece boundary arrives
 intact, also when it comes in fragments of other sizes; a 125-byte ping gets
@@ -13,7 +13,7 @@ import unittest
 from harness import (AsyncServerTestCase, RawWebSocket, encode_frame, unique, ws_expect_close,
                      ws_recv_json, ws_send_json)
 
-# 2-, 3- and 4-byte UTF-8 characters: 1 KiB pieces end inside some of them.
+# 2-, 3- and 4-byte UTF-8 characters: 2 KiB pieces end inside some of them.
 WIDE = "é€😀"
 
 
@@ -25,7 +25,7 @@ class FramesTest(AsyncServerTestCase):
         a = await self.server.ws("/relay/" + room)
         b = await self.server.ws("/relay/" + room)
         try:
-            for n in (300, 1000, 5000):  # about 2.7, 9 and 45 KiB
+            for n in (300, 1000, 5000):  # 2.7, 9 and 45 KB of text
                 with self.subTest(chars=n * 3):
                     msg = {"text": WIDE * n, "n": n}
                     await ws_send_json(a, msg)
