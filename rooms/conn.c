@@ -17,6 +17,7 @@
 #include <string.h>
 
 #define BATCH_MAX 65536
+#define RING_MIN 8 /* slots of a new send ring */
 
 static uint64_t next_id = 1;
 static struct conn *write_list;
@@ -53,20 +54,27 @@ void conn_request_writes(void) {
     }
 }
 
+static void free_ring(struct conn *c) {
+    free(c->queue);
+    c->queue = NULL;
+    c->q_cap = c->q_head = 0;
+}
+
 static void drop_queue(struct conn *c) {
     for (; c->q_len; c->q_len--) {
         outbuf_unref(c->queue[c->q_head]);
         c->q_head = (c->q_head + 1) % c->q_cap;
     }
     c->q_bytes = 0;
+    free_ring(c);
 }
 
 static int grow_queue(struct conn *c) {
-    size_t cap = c->q_cap ? c->q_cap * 2 : 8;
+    uint32_t cap = c->q_cap ? c->q_cap * 2 : RING_MIN;
     struct outbuf **q = malloc(cap * sizeof *q);
     if (!q)
         return -1;
-    for (size_t i = 0; i < c->q_len; i++)
+    for (uint32_t i = 0; i < c->q_len; i++)
         q[i] = c->queue[(c->q_head + i) % c->q_cap];
     free(c->queue);
     c->queue = q;
@@ -76,11 +84,12 @@ static int grow_queue(struct conn *c) {
 }
 
 bool conn_has_room(struct conn *c, size_t n_bytes) {
-    if (c->q_len + c->held_frames < c->limits->send_queue_messages &&
+    size_t frames = (size_t)c->q_len + c->held_frames;
+    if (frames < c->limits->send_queue_messages &&
         c->q_bytes + c->held_bytes + n_bytes <= c->limits->send_queue_bytes)
         return true;
     log_warn("[conn %llu] send queue full (%zu frames, %zu bytes): closing 1013",
-             (unsigned long long)c->id, c->q_len + c->held_frames, c->q_bytes + c->held_bytes);
+             (unsigned long long)c->id, frames, c->q_bytes + c->held_bytes);
     conn_abort(c, 1013, "send queue full: the client does not read");
     return false;
 }
@@ -100,10 +109,13 @@ int conn_send(struct conn *c, struct outbuf *ob) {
     return 0;
 }
 
+/* The reason lives on the heap, and only once closing: few conns ever carry one. Out of memory
+ * it is left out (a close frame's reason is optional). */
 static void set_close(struct conn *c, int code, const char *reason) {
     c->closing = true;
-    c->close_code = code;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
+    c->close_code = (uint16_t)code;
+    free(c->close_reason);
+    c->close_reason = reason && *reason ? strndup(reason, CONN_CLOSE_REASON_MAX) : NULL;
 }
 
 void conn_close(struct conn *c, int code, const char *reason) {
@@ -128,6 +140,11 @@ static struct outbuf *pop(struct conn *c) {
     c->q_head = (c->q_head + 1) % c->q_cap;
     c->q_len--;
     c->q_bytes -= ob->len;
+    /* A ring grown for a burst goes once drained, or it would stay at its largest for the
+     * socket's life. The smallest stays for the next frame: allocating it per frame cost a few
+     * per cent at 1,000 members, one frame each (relay W=1). conn_trim drops it when idle. */
+    if (!c->q_len && c->q_cap > RING_MIN)
+        free_ring(c);
     return ob;
 }
 
@@ -155,8 +172,9 @@ int conn_on_writable(struct conn *c) {
     if (c->q_len == 0) {
         if (!c->closing)
             return 0;
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        const char *why = c->close_reason ? c->close_reason : "";
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
+                         strlen(why));
         return -1;
     }
     if (write_batch(c) != 0)
@@ -233,10 +251,17 @@ bool conn_has_tag(const struct conn *c, const char *tag) {
     return false;
 }
 
+/* The array grows one slot per tag: tags are few, and most conns have none. */
 int conn_add_tag(struct conn *c, const char *tag) {
     if (conn_has_tag(c, tag))
         return 1;
-    if (c->n_tags == CONN_MAX_TAGS || !(c->tags[c->n_tags] = strdup(tag)))
+    if (c->n_tags == CONN_MAX_TAGS)
+        return -1;
+    char **tags = realloc(c->tags, (c->n_tags + 1u) * sizeof *tags);
+    if (!tags)
+        return -1;
+    c->tags = tags;
+    if (!(tags[c->n_tags] = strdup(tag)))
         return -1;
     c->n_tags++;
     return 0;
@@ -249,6 +274,11 @@ int conn_set_attachment(struct conn *c, const char *json, size_t len) {
     free(c->attachment);
     c->attachment = copy;
     return 0;
+}
+
+void conn_trim(struct conn *c) {
+    if (!c->q_len)
+        free_ring(c);
 }
 
 void conn_detach(struct conn *c) {
@@ -269,10 +299,11 @@ void conn_free(struct conn *c) {
     if (!c)
         return;
     drop_queue(c);
-    free(c->queue);
     free(c->rx);
     for (int i = 0; i < c->n_tags; i++)
         free(c->tags[i]);
+    free(c->tags);
     free(c->attachment);
+    free(c->close_reason);
     free(c);
 }

@@ -5,7 +5,9 @@
  * frames waiting for its socket, and the message being reassembled from
  * fragments. Frames are written only from the socket's WRITEABLE callback,
  * coalesced into one lws_write per callback. A socket that does not drain
- * past the queue bounds is closed with 1013. */
+ * past the queue bounds is closed with 1013. An idle conn holds little but
+ * its struct: no rx buffer between messages, no close reason until closing,
+ * and no send ring once its room hibernates (conn_trim). */
 #ifndef ROOMD_CONN_H
 #define ROOMD_CONN_H
 
@@ -21,7 +23,10 @@ struct limits;
 
 #define CONN_MAX_TAGS 8
 #define CONN_TAG_MAX 64
+#define CONN_CLOSE_REASON_MAX 123 /* a close frame's payload is 125 bytes, the code 2 of them */
 
+/* Laid out for idle memory: 184 bytes, one 192-byte malloc chunk. What only some conns need
+ * (a send ring, an rx buffer, a close reason, tags) hangs off a pointer. */
 struct conn {
     uint64_t id;
     struct lws *wsi; /* NULL once the socket is gone */
@@ -29,31 +34,31 @@ struct conn {
     struct conn *prev, *next; /* in the room's list */
     const struct limits *limits;
 
-    struct outbuf **queue; /* ring */
-    size_t q_cap, q_head, q_len, q_bytes;
-    size_t held_frames, held_bytes; /* sent by a turn whose writes are not stored yet */
-    struct conn *write_next;        /* in the list of sockets to ask for WRITEABLE */
-    bool write_wanted;
+    struct outbuf **queue; /* ring of q_cap slots, or NULL */
+    uint32_t q_cap, q_head, q_len;
+    uint32_t held_frames;       /* sent by a turn whose writes are not stored yet */
+    size_t q_bytes, held_bytes; /* ... and their bytes */
+    struct conn *write_next;    /* in the list of sockets to ask for WRITEABLE */
 
     double tokens;       /* messages it may still send now (rate limit) */
     long long tokens_at; /* when tokens was last topped up, monotonic ms */
 
-    char *rx; /* message being reassembled */
+    char *rx; /* message being reassembled; NULL between messages */
     size_t rx_len, rx_cap;
-    bool rx_binary, rx_active; /* rx_active: a message has begun */
 
-    bool accepted; /* join turn accepted it: broadcasts reach it */
-    bool closing;  /* close requested: send what is queued, then close */
-    int close_code;
-    char close_reason[124];
-
-    char *tags[CONN_MAX_TAGS];
-    int n_tags;
-    char *attachment; /* JSON text, or NULL */
+    char **tags;        /* n_tags strings; NULL until the first tag */
+    char *attachment;   /* JSON text, or NULL */
+    char *close_reason; /* once closing: NULL for none */
 
     struct request *join_req; /* until the join turn has run */
-    int lua_ref;              /* anchors the Lua object while the conn lives */
     void *lua_handle;         /* the Lua object's body, cleared when the conn is freed */
+    int lua_ref;              /* anchors the Lua object while the conn lives */
+    uint16_t close_code;      /* once closing */
+    uint8_t n_tags;
+    bool write_wanted : 1;
+    bool rx_binary : 1, rx_active : 1; /* rx_active: a message has begun */
+    bool accepted : 1;                 /* join turn accepted it: broadcasts reach it */
+    bool closing : 1;                  /* close requested: send what is queued, then close */
 };
 
 /* A conn for socket wsi in room. NULL on out-of-memory. */
@@ -99,6 +104,9 @@ int conn_add_tag(struct conn *c, const char *tag);
 /* Replaces the attachment with json[0..len) (NULL clears it). Returns 0 or -1 (out of
  * memory, the old attachment kept). */
 int conn_set_attachment(struct conn *c, const char *json, size_t len);
+
+/* Frees what an idle conn does not need (an empty send ring). For rooms gone quiet. */
+void conn_trim(struct conn *c);
 
 /* The socket went away: drop the queue and forget the wsi. */
 void conn_detach(struct conn *c);

@@ -477,6 +477,8 @@ bool room_can_hibernate(const struct room *r, long long idle_since_ms) {
 
 void room_hibernate(struct room *r) {
     drop_instance(r);
+    for (struct conn *c = r->conns; c; c = c->next)
+        conn_trim(c);
     log_debug("[room %s] hibernated with %d connections", r->tag, r->n_conns);
 }
 

@@ -107,8 +107,9 @@ bool room_is_idle(const struct room *r, long long idle_since_ms);
  * nothing in flight: its Lua instance may be dropped while its sockets stay open. */
 bool room_can_hibernate(const struct room *r, long long idle_since_ms);
 
-/* Drops the room's Lua instance (and its conns' Lua objects); connections, their tags and
- * attachments stay. The next event starts the room again from storage (init, then the event). */
+/* Drops the room's Lua instance (and its conns' Lua objects and empty send rings); connections,
+ * their tags and attachments stay. The next event starts the room again from storage (init, then
+ * the event). */
 void room_hibernate(struct room *r);
 
 /* The namespace's VM was replaced (reload): forgets every reference into the old one without

@@ -174,8 +174,9 @@ static int conn_close_l(lua_State *L) {
     const char *reason = luaL_optlstring(L, 3, "", &len);
     if (!close_code_valid(code))
         return luaL_error(L, "close code %d is not one a server may send", code);
-    if (len > 123)
-        return luaL_error(L, "close reason is %d bytes, over the limit of 123", (int)len);
+    if (len > CONN_CLOSE_REASON_MAX)
+        return luaL_error(L, "close reason is %d bytes, over the limit of %d", (int)len,
+                          CONN_CLOSE_REASON_MAX);
     if (box->conn)
         gate_close(box->conn->room, box->conn, code, reason);
     return 0;

@@ -22,9 +22,12 @@ enum session_state {
     SESSION_FILE,          /* lws is sending a static file */
 };
 
+/* lws allocates one per connection, WebSockets included, for its whole life: keep it small
+ * (72 bytes); the peer's close reason, which few connections send, is on the heap. */
 struct session {
     struct lws *wsi;
     enum session_state state;
+    int close_code; /* WebSocket: as the peer sent it */
     struct request *req;
     struct ns *ns; /* the room the request is for: ns and id (into req->path) */
     const char *id;
@@ -32,9 +35,8 @@ struct session {
     bool close_after; /* the body was not read: close instead of keeping alive */
     bool counted;     /* counted in server.http_pending */
 
-    struct conn *conn; /* WebSocket */
-    int close_code;    /* as the peer sent it */
-    char close_reason[124];
+    struct conn *conn;  /* WebSocket */
+    char *close_reason; /* as the peer sent it, or NULL */
 };
 
 /* http.c */

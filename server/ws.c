@@ -130,17 +130,24 @@ void ws_on_peer_close(struct session *s, const void *in, size_t len) {
     if (len < 2)
         return;
     s->close_code = (p[0] << 8) | p[1];
-    size_t n = len - 2 < sizeof s->close_reason - 1 ? len - 2 : sizeof s->close_reason - 1;
-    memcpy(s->close_reason, p + 2, n);
-    s->close_reason[n] = '\0';
+    size_t n = len - 2 < CONN_CLOSE_REASON_MAX ? len - 2 : CONN_CLOSE_REASON_MAX;
+    free(s->close_reason);
+    s->close_reason = n ? malloc(n + 1) : NULL; /* out of memory: no reason, as it is optional */
+    if (s->close_reason) {
+        memcpy(s->close_reason, p + 2, n); /* not NUL-terminated in lws's buffer */
+        s->close_reason[n] = '\0';
+    }
 }
 
 void ws_on_closed(struct session *s) {
     struct conn *c = s->conn;
-    if (!c)
-        return;
+    char *reason = s->close_reason;
     s->conn = NULL;
-    server.ws_open--;
-    conn_detach(c);
-    room_post_leave(c->room, c, s->close_code, s->close_reason);
+    s->close_reason = NULL;
+    if (c) {
+        server.ws_open--;
+        conn_detach(c);
+        room_post_leave(c->room, c, s->close_code, reason);
+    }
+    free(reason);
 }
