@@ -270,10 +270,13 @@ def print_split(cg, recs):
         print("  %-66s %10s %8.3f" % ("user space total", fmt(total), total / ips * 1e6))
         print("  %-66s %10s %8.3f" % ("kernel (native stime; not in callgrind)", "-",
                                        1e6 * best[1]))
-        all_us = 1e6 * sum(best)
-        print("  target <= %.1f us per inbound message: %.2f us (fastest run; median %.2f us), %s" % (
-            US_PER_MSG_TARGET, all_us, 1e6 * med,
-            "met" if all_us <= US_PER_MSG_TARGET else "MISSED"))
+        all_us, user_us = 1e6 * sum(best), 1e6 * best[0]
+        med_user = 1e6 * statistics.median(u for u, _ in per)
+        print("  target <= %.1f us per inbound message: user space %.2f us (fastest run; median"
+              " %.2f us), %s; with the kernel %.2f us (median %.2f us), %s" % (
+                  US_PER_MSG_TARGET, user_us, med_user,
+                  "met" if user_us <= US_PER_MSG_TARGET else "MISSED", all_us, 1e6 * med,
+                  "met" if all_us <= US_PER_MSG_TARGET else "MISSED"))
         lua_us = lua / ips * 1e6
         print("  target Lua <= %.1f us: %s Ir = %.3f us, %s" % (
             LUA_US_TARGET, fmt(lua), lua_us, "met" if lua_us <= LUA_US_TARGET else "MISSED"))

@@ -24,11 +24,13 @@
 # Lua heap each, plus garbage between collections), and above 3/4 of the limit
 # roomd runs a full GC for every room it frees (lvm_release_thread), which
 # stalls the eviction sweep for minutes (docs/BENCHMARKS.md, "Room scale").
+# VM_BYTES=134217728 NAMESPACES=counter shows both (every wait is bounded; a
+# figure /healthz could not give is printed as -1).
 #
 # roomd is pinned to CPU 0, httpgen and roomd's redis-server to CPU 1.
 # Environment: ROOMS (100000), NAMESPACES ("counter relay"), IDLE_MS (20000),
 # LEAD (5 s), VM_BYTES (536870912), CONNS (64, httpgen connections),
-# PORT (18780), BUILD (1).
+# ACT_DEADLINE (120 s for one round of activations), PORT (18780), BUILD (1).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,6 +41,7 @@ NAMESPACES=${NAMESPACES:-counter relay}
 IDLE_MS=${IDLE_MS:-20000}
 LEAD=${LEAD:-5}
 VM_BYTES=${VM_BYTES:-536870912}
+ACT_DEADLINE=${ACT_DEADLINE:-120}
 CONNS=${CONNS:-64}
 PORT=${PORT:-18780}
 BUILD=${BUILD:-1}
@@ -111,10 +114,12 @@ field() { # field JSON NAME: a number from a flat JSON object
 }
 
 # snapshot LABEL: one line of rooms, lua_bytes, roomd RSS and redis-server RSS.
-snapshot() {
-    local h
-    h=$(health)
-    printf '%s %s %s %s %s\n' "$1" "$(field "$h" rooms)" "$(field "$h" lua_bytes)" \
+snapshot() { # a field /healthz did not give (roomd busy for 5 s) is written as -1
+    local h rooms lua
+    h=$(health) || true
+    rooms=$(field "$h" rooms)
+    lua=$(field "$h" lua_bytes)
+    printf '%s %s %s %s %s\n' "$1" "${rooms:--1}" "${lua:--1}" \
         "$(rss_kb "$SERVER_PID")" "$(rss_kb "${REDIS_PID:-0}")" >>"$WORK/snapshots.$NS"
     log "$NS $1: $h roomd RSS $(rss_kb "$SERVER_PID") KB"
 }
@@ -143,8 +148,9 @@ activate() {
     local line c0 c1 r0 r1
     c0=$(cpu_ticks "$SERVER_PID")
     r0=$(cpu_ticks "${REDIS_PID:-0}")
-    line=$(timeout 600 taskset -c 1 "$OUT/httpgen" --port "$PORT" --conns "$CONNS" \
-        --count "$ROOMS" --prefix "/$NS/scale-" --deadline 500 --label "$NS-round$1" |
+    line=$(timeout $((ACT_DEADLINE + 30)) taskset -c 1 "$OUT/httpgen" --port "$PORT" \
+        --conns "$CONNS" --count "$ROOMS" --prefix "/$NS/scale-" --deadline "$ACT_DEADLINE" \
+        --label "$NS-round$1" |
         tee -a "$WORK/httpgen.log" | sed -n 's/^RESULT //p') || true
     c1=$(cpu_ticks "$SERVER_PID")
     r1=$(cpu_ticks "${REDIS_PID:-0}")
@@ -189,11 +195,14 @@ for ns in namespaces:
     snaps = {}
     for line in open("%s/snapshots.%s" % (work, ns)):
         label, n, lua, rss, redis = line.split()
-        snaps[label] = {"rooms": int(n or 0), "lua": int(lua or 0), "rss": int(rss), "redis": int(redis)}
+        snaps[label] = {"rooms": int(n), "lua": int(lua), "rss": int(rss), "redis": int(redis)}
     b, a, c, e, r2, e2 = (snaps[k] for k in ("before", "activated", "collected", "evicted", "round2", "evicted2"))
     act = [x for x in results if x.get("ns") == ns and "round" in x]
     pause = [x["evict_pause_ms"] for x in results if x.get("ns") == ns and "evict_pause_ms" in x]
     print("-- %s" % ns)
+    if any(v["rooms"] < 0 or v["lua"] < 0 for v in snaps.values()):
+        print("  some /healthz probes got no answer within 5 s (roomd busy): -1 below, and the"
+              " figures computed from them are meaningless")
     for i, x in enumerate(act, 1):
         r = x["r"]
         if r.get("failed"):
