@@ -54,7 +54,10 @@ log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 
 build() {
     log "building roomd and bench programs"
-    cmake --build "$ROOT/build" -j2 >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
+    if [ ! -d "$ROOT/build" ]; then
+        cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/build.log" 2>&1
+    fi
+    cmake --build "$ROOT/build" -j2 >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
     make -C "$BENCH" OUT="$OUT" >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
 }
 
