@@ -12,6 +12,11 @@
  *            fixed schedule and latency is measured from each message's
  *            intended send time (no coordinated omission).
  *            Messages: {"s":sender,"q":seq,"t":ns,"p":"xxx.."} of --size bytes.
+ *            Count-bounded (--count M): no warm-up; each sender sends exactly
+ *            M messages and the run ends when every delivery has arrived (or
+ *            at the deadline, --duration). The figures cover the whole run,
+ *            from the first send to the last delivery: a fixed workload for
+ *            instruction and syscall counts (tests/bench/profile.sh).
  *            Every receiver tracks the next seq per sender of its room, so
  *            gaps and tail losses give an exact "missing" count.
  *   connect  N idle connections over R rooms; the server's RSS (from
@@ -20,7 +25,7 @@
  * Output: one JSON line (prefix "RESULT ") and one human line. With
  * --server-pid, the server's utime+stime over the measured window gives
  * deliveries per server CPU-second, fair even when the generator is the
- * bottleneck. */
+ * bottleneck; server_user_s and server_sys_s split it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +58,7 @@ struct opts {
     enum mode mode;
     const char *host, *prefix;
     int port, conns, rooms, senders, window, size, src_spread;
+    long count; /* messages per sender; 0: time-bounded */
     double rate, duration, warmup, drain, connect_timeout, hold;
     int server_pid;
     const char *label;
@@ -94,6 +100,7 @@ static struct opts o = {
     .window = 1,
     .size = 100,
     .src_spread = 8,
+    .count = 0,
     .rate = 0,
     .duration = 5,
     .warmup = 1,
@@ -190,25 +197,28 @@ static double hist_max(void) {
 
 /* ---- server process figures from /proc ---- */
 
-static double proc_cpu_s(int pid) {
+/* utime and stime of pid in seconds; both 0 if it cannot be read. */
+static void proc_cpu_split(int pid, double *user, double *sys) {
     char path[64], buf[2048];
+    *user = *sys = 0;
     if (!pid)
-        return 0;
+        return;
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return 0;
+        return;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
     char *p = strrchr(buf, ')');
     if (!p)
-        return 0;
+        return;
     unsigned long ut = 0, stt = 0;
     /* after ')': state(3) ... utime is field 14, stime 15 */
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stt) != 2)
-        return 0;
-    return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+        return;
+    *user = (double)ut / (double)sysconf(_SC_CLK_TCK);
+    *sys = (double)stt / (double)sysconf(_SC_CLK_TCK);
 }
 
 static long proc_rss_kb(int pid) {
@@ -366,6 +376,11 @@ static int json_num(const char *p, size_t len, const char *key, double *out) {
     return -1;
 }
 
+/* Whether s may send another message (--count bounds each sender). */
+static int sender_may_send(const struct sender *s) {
+    return !o.count || s->sent < (uint64_t)o.count;
+}
+
 static void sender_complete(struct sender *s, uint64_t q) {
     struct room *r = &rooms[s->room];
     uint32_t *slot = &s->cnt[q % (uint64_t)o.window];
@@ -378,7 +393,8 @@ static void sender_complete(struct sender *s, uint64_t q) {
         s->completed++;
     }
     if (o.rate == 0 && st.sending)
-        while (s->sent - s->completed < (uint64_t)o.window && conns[s->conn].state == C_OPEN)
+        while (s->sent - s->completed < (uint64_t)o.window && conns[s->conn].state == C_OPEN &&
+               sender_may_send(s))
             sender_send(s, now_ns());
 }
 
@@ -633,18 +649,21 @@ static int open_loop_tick(uint64_t now) {
     for (int i = 0; i < n_senders; i++) {
         struct sender *s = &senders[i];
         uint64_t due;
-        while ((due = s->t0_ns + (uint64_t)((double)s->sent * per)) <= now)
+        while ((due = s->t0_ns + (uint64_t)((double)s->sent * per)) <= now && sender_may_send(s))
             sender_send(s, due);
-        if (due < soonest)
+        if (sender_may_send(s) && due < soonest)
             soonest = due;
     }
+    if (soonest == UINT64_MAX)
+        return 50; /* every sender is done */
     return (int)((soonest - now) / 1000000);
 }
 
-static void run_phase(double secs) {
+/* Runs the loop for secs, or until `want` deliveries (gaps included) are in, if want > 0. */
+static void run_until(double secs, uint64_t want) {
     uint64_t end = now_ns() + (uint64_t)(secs * 1e9);
     uint64_t now;
-    while ((now = now_ns()) < end) {
+    while ((now = now_ns()) < end && (!want || st.deliveries + st.gaps < want)) {
         int to = (int)((end - now) / 1000000) + 1;
         if (o.rate > 0) {
             int t = open_loop_tick(now);
@@ -653,6 +672,18 @@ static void run_phase(double secs) {
         }
         poll_once(to > 50 ? 50 : to);
     }
+}
+
+static void run_phase(double secs) {
+    run_until(secs, 0);
+}
+
+/* Deliveries a count-bounded run makes: every sender's messages to every member of its room. */
+static uint64_t count_deliveries(void) {
+    uint64_t n = 0;
+    for (int i = 0; i < n_senders; i++)
+        n += (uint64_t)o.count * (uint64_t)rooms[senders[i].room].members;
+    return n;
 }
 
 static uint64_t outstanding(void) {
@@ -681,7 +712,7 @@ static void relay_start_senders(void) {
         s->t0_ns =
             now + (uint64_t)(1e9 / (o.rate > 0 ? o.rate : 1) * i / (n_senders ? n_senders : 1));
         if (o.rate == 0)
-            while (s->sent - s->completed < (uint64_t)o.window)
+            while (s->sent - s->completed < (uint64_t)o.window && sender_may_send(s))
                 sender_send(s, now);
     }
 }
@@ -691,15 +722,26 @@ static int mode_relay(void) {
     if (opened != o.conns)
         die("only %d of %d connections opened (%d failed)", opened, o.conns, st.failed);
     poll_once(100); /* let the server finish its join turns */
-    relay_start_senders();
-    run_phase(o.warmup);
-    double cpu0 = proc_cpu_s(o.server_pid), self0 = self_cpu_s();
+    double user0, sys0, user1, sys1;
+    if (o.count == 0) {
+        relay_start_senders();
+        run_phase(o.warmup);
+    }
+    proc_cpu_split(o.server_pid, &user0, &sys0);
+    double self0 = self_cpu_s();
     uint64_t t0 = now_ns();
     st.measuring = 1;
-    run_phase(o.duration);
+    if (o.count) { /* the whole fixed workload is measured; --duration is its deadline */
+        relay_start_senders();
+        run_until(o.duration, count_deliveries());
+    } else {
+        run_phase(o.duration);
+    }
     st.measuring = 0;
     double secs = (double)(now_ns() - t0) / 1e9;
-    double cpu = proc_cpu_s(o.server_pid) - cpu0, self = self_cpu_s() - self0;
+    proc_cpu_split(o.server_pid, &user1, &sys1);
+    double user = user1 - user0, sys = sys1 - sys0;
+    double cpu = user + sys, self = self_cpu_s() - self0;
     st.sending = 0;
     drain();
     uint64_t sent_win = 0, sent = 0;
@@ -708,27 +750,27 @@ static int mode_relay(void) {
     uint64_t missing = st.gaps + outstanding();
     double dps = (double)st.deliveries_win / secs;
     double per_cpu = cpu > 0 ? (double)st.deliveries_win / cpu : 0;
-    printf(
-        "RESULT {\"label\":\"%s\",\"mode\":\"relay\",\"conns\":%d,\"rooms\":%d,\"senders\":%d,"
-        "\"window\":%d,\"rate\":%.0f,\"size\":%d,\"secs\":%.3f,\"sent\":%llu,\"sent_per_s\":%.0f,"
-        "\"deliveries\":%llu,\"deliveries_per_s\":%.0f,\"server_cpu_s\":%.3f,"
-        "\"deliveries_per_server_cpu_s\":%.0f,\"gen_cpu_s\":%.3f,\"missing\":%llu,"
-        "\"dupes\":%llu,\"errors\":%llu,\"bad\":%llu,\"closed\":%llu,"
-        "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
-        o.label, o.conns, o.rooms, o.senders, o.window, o.rate, o.size, secs,
-        (unsigned long long)sent_win, (double)sent_win / secs,
-        (unsigned long long)st.deliveries_win, dps, cpu, per_cpu, self, (unsigned long long)missing,
-        (unsigned long long)st.dupes, (unsigned long long)st.errors, (unsigned long long)st.bad,
-        (unsigned long long)st.closed, hist_pct(50) / 1e3, hist_pct(90) / 1e3, hist_pct(99) / 1e3,
-        hist_pct(99.9) / 1e3, hist_max() / 1e3);
-    printf(
-        "%s relay N=%d R=%d S=%d %s: %.0f sent/s, %.0f deliveries/s, %.0f deliveries/server-CPU-s "
-        "(server %.0f%% CPU, generator %.0f%%), missing %llu, latency p50 %.0f us p99 %.0f us "
-        "p99.9 %.0f us max %.0f us\n",
-        o.label, o.conns, o.rooms, o.senders, o.rate > 0 ? "open-loop" : "closed-loop",
-        (double)sent_win / secs, dps, per_cpu, 100 * cpu / secs, 100 * self / secs,
-        (unsigned long long)missing, hist_pct(50) / 1e3, hist_pct(99) / 1e3, hist_pct(99.9) / 1e3,
-        hist_max() / 1e3);
+    printf("RESULT {\"label\":\"%s\",\"mode\":\"relay\",\"conns\":%d,\"rooms\":%d,\"senders\":%d,"
+           "\"window\":%d,\"rate\":%.0f,\"size\":%d,\"count\":%ld,\"secs\":%.3f,\"sent\":%llu,"
+           "\"sent_per_s\":%.0f,\"deliveries\":%llu,\"deliveries_per_s\":%.0f,"
+           "\"server_cpu_s\":%.3f,\"server_user_s\":%.3f,\"server_sys_s\":%.3f,"
+           "\"deliveries_per_server_cpu_s\":%.0f,\"gen_cpu_s\":%.3f,\"missing\":%llu,"
+           "\"dupes\":%llu,\"errors\":%llu,\"bad\":%llu,\"closed\":%llu,"
+           "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+           o.label, o.conns, o.rooms, o.senders, o.window, o.rate, o.size, o.count, secs,
+           (unsigned long long)sent_win, (double)sent_win / secs,
+           (unsigned long long)st.deliveries_win, dps, cpu, user, sys, per_cpu, self,
+           (unsigned long long)missing, (unsigned long long)st.dupes, (unsigned long long)st.errors,
+           (unsigned long long)st.bad, (unsigned long long)st.closed, hist_pct(50) / 1e3,
+           hist_pct(90) / 1e3, hist_pct(99) / 1e3, hist_pct(99.9) / 1e3, hist_max() / 1e3);
+    printf("%s relay N=%d R=%d S=%d %s%s: %.0f sent/s, %.0f deliveries/s, %.0f "
+           "deliveries/server-CPU-s "
+           "(server %.0f%% CPU, generator %.0f%%), missing %llu, latency p50 %.0f us p99 %.0f us "
+           "p99.9 %.0f us max %.0f us\n",
+           o.label, o.conns, o.rooms, o.senders, o.rate > 0 ? "open-loop" : "closed-loop",
+           o.count ? ", fixed count" : "", (double)sent_win / secs, dps, per_cpu, 100 * cpu / secs,
+           100 * self / secs, (unsigned long long)missing, hist_pct(50) / 1e3, hist_pct(99) / 1e3,
+           hist_pct(99.9) / 1e3, hist_max() / 1e3);
     return missing || st.closed ? 1 : 0;
 }
 
@@ -758,20 +800,31 @@ static void usage(void) {
             "usage: loadgen [relay|connect] [--port P] [--host A] [--prefix /relay/bench-]\n"
             "  [--conns N] [--rooms R] [--senders S] [--window W] [--rate MSGS_PER_S_PER_SENDER]\n"
             "  [--size BYTES] [--duration S] [--warmup S] [--drain S] [--hold S]\n"
+            "  [--count MSGS_PER_SENDER (fixed workload; --duration is then its deadline)]\n"
             "  [--connect-timeout S] [--src-spread K] [--server-pid PID] [--label TEXT]\n");
     exit(2);
 }
 
 static void parse_args(int argc, char **argv) {
-    static const struct option lo[] = {{"port", 1, 0, 'p'},       {"host", 1, 0, 'H'},
-                                       {"prefix", 1, 0, 'P'},     {"conns", 1, 0, 'n'},
-                                       {"rooms", 1, 0, 'r'},      {"senders", 1, 0, 's'},
-                                       {"window", 1, 0, 'w'},     {"rate", 1, 0, 'R'},
-                                       {"size", 1, 0, 'z'},       {"duration", 1, 0, 'd'},
-                                       {"warmup", 1, 0, 'W'},     {"drain", 1, 0, 'D'},
-                                       {"hold", 1, 0, 'h'},       {"connect-timeout", 1, 0, 'T'},
-                                       {"src-spread", 1, 0, 'S'}, {"server-pid", 1, 0, 'x'},
-                                       {"label", 1, 0, 'l'},      {0, 0, 0, 0}};
+    static const struct option lo[] = {{"port", 1, 0, 'p'},
+                                       {"host", 1, 0, 'H'},
+                                       {"prefix", 1, 0, 'P'},
+                                       {"conns", 1, 0, 'n'},
+                                       {"rooms", 1, 0, 'r'},
+                                       {"senders", 1, 0, 's'},
+                                       {"window", 1, 0, 'w'},
+                                       {"rate", 1, 0, 'R'},
+                                       {"size", 1, 0, 'z'},
+                                       {"duration", 1, 0, 'd'},
+                                       {"warmup", 1, 0, 'W'},
+                                       {"drain", 1, 0, 'D'},
+                                       {"hold", 1, 0, 'h'},
+                                       {"connect-timeout", 1, 0, 'T'},
+                                       {"src-spread", 1, 0, 'S'},
+                                       {"server-pid", 1, 0, 'x'},
+                                       {"label", 1, 0, 'l'},
+                                       {"count", 1, 0, 'c'},
+                                       {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -826,6 +879,9 @@ static void parse_args(int argc, char **argv) {
         case 'l':
             o.label = optarg;
             break;
+        case 'c':
+            o.count = atol(optarg);
+            break;
         default:
             usage();
         }
@@ -835,8 +891,10 @@ static void parse_args(int argc, char **argv) {
     else if (optind < argc && strcmp(argv[optind], "relay"))
         usage();
     if (o.conns < 1 || o.rooms < 1 || o.rooms > o.conns || o.senders < 1 || o.window < 1 ||
-        o.duration <= 0 || o.duration > 600 || o.src_spread < 1 || o.src_spread > 250)
-        die("bad arguments (conns>=1, 1<=rooms<=conns, senders>=1, window>=1, 0<duration<=600)");
+        o.duration <= 0 || o.duration > 3600 || o.src_spread < 1 || o.src_spread > 250 ||
+        o.count < 0)
+        die("bad arguments (conns>=1, 1<=rooms<=conns, senders>=1, window>=1, "
+            "0<duration<=3600, count>=0)");
 }
 
 int main(int argc, char **argv) {
