@@ -29,6 +29,8 @@ struct lvm {
     int cpu_ms;            /* CPU bound per turn, 0: none */
     long long deadline_ns; /* the running turn's, 0 between turns */
     bool cpu_limit_hit;
+    bool collect_due;    /* a turn failed near the limit: collect when its thread is dropped */
+    size_t collected_at; /* heap size after the last collection collect_near_limit ran */
 };
 
 /* The VM a lua_State belongs to: the allocator's user data. */
@@ -377,11 +379,23 @@ enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, 
         lua_pop(vm->L, 1);
     }
     vm->limit = limit;
+    vm->collect_due = limit && vm->used > limit / 4 * 3;
     return LVM_FAILED;
+}
+
+/* Past 3/4 of the limit, collects before a turn rather than let it fail on garbage (LuaJIT has
+ * no emergency collection); at most once per limit/16 bytes allocated since the last time, so
+ * a heap that is truly full does not collect before every turn. */
+static void collect_near_limit(struct lvm *vm) {
+    if (!vm->limit || vm->used < vm->limit / 4 * 3 || vm->used < vm->collected_at + vm->limit / 16)
+        return;
+    lua_gc(vm->L, LUA_GCCOLLECT, 0);
+    vm->collected_at = vm->used;
 }
 
 enum lvm_result lvm_run(struct lvm *vm, lua_State *co, struct lvm_turn *t, char *err,
                         size_t errlen) {
+    collect_near_limit(vm);
     lua_settop(co, 0);
     lua_rawgeti(co, LUA_REGISTRYINDEX, vm->turn_ref);
     lua_pushlightuserdata(co, t);
@@ -415,8 +429,12 @@ lua_State *lvm_new_thread(struct lvm *vm, int *ref) {
 
 void lvm_release_thread(struct lvm *vm, int ref) {
     luaL_unref(vm->L, LUA_REGISTRYINDEX, ref);
-    if (vm->limit && vm->used > vm->limit / 4 * 3)
+    /* Only after a failure: collecting for every thread dropped near the limit made evicting
+     * many rooms one full collection each, blocking the loop for minutes. */
+    if (vm->collect_due) {
+        vm->collect_due = false;
         lua_gc(vm->L, LUA_GCCOLLECT, 0);
+    }
 }
 
 size_t lvm_memory(const struct lvm *vm) {

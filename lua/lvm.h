@@ -62,9 +62,9 @@ enum lvm_result lvm_run(struct lvm *vm, lua_State *co, struct lvm_turn *t, char 
 /* A new thread anchored in the registry; *ref receives the anchor. NULL on out-of-memory. */
 lua_State *lvm_new_thread(struct lvm *vm, int *ref);
 
-/* Drops a thread taken with lvm_new_thread. When the heap is near its limit (a turn that ran
- * out of memory leaves garbage behind, and LuaJIT has no emergency collection) it also runs a
- * full collection. Never raises. */
+/* Drops a thread taken with lvm_new_thread. After a turn failed with the heap near its limit (a
+ * turn that ran out of memory leaves garbage behind, and LuaJIT has no emergency collection) it
+ * also runs one full collection. Never raises. */
 void lvm_release_thread(struct lvm *vm, int ref);
 
 /* Pushes the handler `name` onto thread co and returns true, or pushes nothing and returns
