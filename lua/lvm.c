@@ -18,6 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+/* Idle threads kept for reuse: turns run one at a time, so a few suffice. */
+#define THREAD_POOL 4
+
 struct lvm {
     lua_State *L;
     char *name;
@@ -31,6 +34,11 @@ struct lvm {
     bool cpu_limit_hit;
     bool collect_due;    /* a turn failed near the limit: collect when its thread is dropped */
     size_t collected_at; /* heap size after the last collection collect_near_limit ran */
+    struct pooled_thread {
+        lua_State *co;
+        int ref;
+    } pool[THREAD_POOL]; /* threads whose turn completed, for the next turn of any room */
+    int n_pool;
 };
 
 /* The VM a lua_State belongs to: the allocator's user data. */
@@ -416,6 +424,11 @@ static int new_thread(lua_State *L) {
 }
 
 lua_State *lvm_new_thread(struct lvm *vm, int *ref) {
+    if (vm->n_pool > 0) {
+        struct pooled_thread *p = &vm->pool[--vm->n_pool];
+        *ref = p->ref;
+        return p->co;
+    }
     struct new_thread_args a = {NULL, LUA_NOREF};
     for (int attempt = 0; lua_cpcall(vm->L, new_thread, &a) != 0; attempt++) {
         lua_pop(vm->L, 1);
@@ -435,6 +448,13 @@ void lvm_release_thread(struct lvm *vm, int ref) {
         vm->collect_due = false;
         lua_gc(vm->L, LUA_GCCOLLECT, 0);
     }
+}
+
+void lvm_return_thread(struct lvm *vm, lua_State *co, int ref) {
+    if (vm->n_pool == THREAD_POOL)
+        return lvm_release_thread(vm, ref);
+    lua_settop(co, 0);
+    vm->pool[vm->n_pool++] = (struct pooled_thread){co, ref};
 }
 
 size_t lvm_memory(const struct lvm *vm) {

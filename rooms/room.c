@@ -221,8 +221,10 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
         log_error("[room %s] %s handler failed: %s", r->tag, handler_name(t->ev), err);
         drop_thread(r);
         r->reset_after_turn = lvm_take_cpu_limit_hit(r->ns->vm);
-    } else {
-        lua_settop(r->co, 0);
+    } else { /* done: the thread goes back to the VM's pool for the next turn of any room */
+        lvm_return_thread(r->ns->vm, r->co, r->thread_ref);
+        r->thread_ref = LUA_NOREF;
+        r->co = NULL;
     }
     return res;
 }

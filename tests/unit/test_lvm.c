@@ -359,6 +359,23 @@ static void test_many_turns(struct lvm *vm) {
     lvm_release_thread(vm, ref);
 }
 
+/* A thread given back after a completed turn is handed out again, and runs turns as before. */
+static void test_thread_pool(struct lvm *vm) {
+    int ref, again_ref;
+    lua_State *co = lvm_new_thread(vm, &ref);
+    CHECK(co != NULL);
+    if (!co)
+        return;
+    expect_result(__LINE__, vm, co, "json", "[1,{\"a\":null}]");
+    lvm_return_thread(vm, co, ref);
+    lua_State *again = lvm_new_thread(vm, &again_ref);
+    CHECK(again == co);
+    CHECK_INT(again_ref, ref);
+    CHECK_INT(lua_gettop(again), 0);
+    expect_result(__LINE__, vm, again, "json", "[1,{\"a\":null}]");
+    lvm_release_thread(vm, again_ref);
+}
+
 /* -- memory --------------------------------------------------------------------------------- */
 
 static void test_memory_limit(void) {
@@ -448,6 +465,7 @@ int main(void) {
     test_turns(vm, co);
     test_failed_turns(vm);
     test_many_turns(vm);
+    test_thread_pool(vm);
     lvm_release_thread(vm, ref);
     CHECK_INT(lua_gettop(lvm_state(vm)), 0);
     lvm_free(vm);
