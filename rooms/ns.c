@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static struct ns *all; /* every namespace created and not freed */
 
@@ -107,9 +108,25 @@ struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen) {
     return old;
 }
 
-void ns_collect_all(void) {
+/* Microseconds on the monotonic clock. */
+static long long now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ns_collect_soon(void) {
     for (struct ns *ns = all; ns; ns = ns->next)
-        lua_gc(lvm_state(ns->vm), LUA_GCCOLLECT, 0);
+        ns->collect_pending = true;
+}
+
+void ns_collect_step(long budget_us) {
+    long long deadline = now_us() + budget_us;
+    for (struct ns *ns = all; ns && now_us() < deadline; ns = ns->next) {
+        lua_State *L = lvm_state(ns->vm);
+        while (ns->collect_pending && now_us() < deadline)
+            ns->collect_pending = lua_gc(L, LUA_GCSTEP, 256) == 0; /* 1: the cycle ended */
+    }
 }
 
 int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong) {

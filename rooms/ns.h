@@ -4,6 +4,7 @@
 #ifndef ROOMD_NS_H
 #define ROOMD_NS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct lvm;
@@ -20,7 +21,8 @@ struct ns {
     int storage_ctor_ref; /* makes a room's storage object (rooms/storage.lua) */
     const char *node;     /* this server's node name */
     const struct limits *limits;
-    struct ns *next; /* in the list ns_find searches */
+    bool collect_pending; /* a garbage collection cycle ns_collect_step owes */
+    struct ns *next;      /* in the list ns_find searches */
 };
 
 /* Creates the VM, the room bindings and room.settings (decoded from settings_json), and loads
@@ -39,8 +41,13 @@ struct ns *ns_find(const char *name, size_t len);
 /* Makes ping (exact text) answered with pong by roomd itself. Returns 0 or -1 (out of memory). */
 int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong);
 
-/* Runs a full garbage collection in every namespace's VM (after rooms left memory). */
-void ns_collect_all(void);
+/* Asks for one whole garbage collection cycle in every namespace's VM (rooms left memory: give
+ * back what they held; LuaJIT would wait for new allocations), run by ns_collect_step. */
+void ns_collect_soon(void);
+
+/* Advances the cycles ns_collect_soon asked for, for about budget_us at most, so a large heap
+ * is collected over several calls instead of in one long pause. */
+void ns_collect_step(long budget_us);
 
 /* Frees the namespace and its VM. Every room of it must be gone. Accepts NULL. */
 void ns_free(struct ns *ns);

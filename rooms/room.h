@@ -53,7 +53,8 @@ struct room {
     char tag[96]; /* "ns:id" for logs, escaped and cut */
     struct room *hash_next;
     uint64_t generation; /* changes on every reset: replies for an older one are ignored */
-    long long epoch;     /* this activation's number in Redis, written with each checkpoint */
+    long long epoch;     /* this activation's number: the stored one + 1 */
+    bool epoch_stored;   /* written by a checkpoint of this activation (its first one) */
 
     bool loading, loaded;     /* storage being read / read */
     bool started;             /* init ran */

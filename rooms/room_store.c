@@ -113,22 +113,23 @@ static bool reply_ok(const redisReply *reply, int type) {
     return reply && reply->type == type;
 }
 
-/* The reply to MULTI; HGETALL kv; HMGET meta alarm retries; HINCRBY meta epoch 1; EXEC:
- * [entries, [alarm, retries], epoch]. */
+/* The reply to MULTI; HGETALL kv; HMGET meta alarm retries epoch; EXEC:
+ * [entries, [alarm, retries, epoch]]. Loading writes nothing: a room that never stores leaves
+ * nothing in Redis. */
 static void on_loaded(void *arg, redisReply *reply) {
     struct room *r = ticket_redeem(arg);
     if (!r)
         return;
-    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 3 ||
+    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 2 ||
         reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements % 2 ||
-        reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[1]->elements != 2) {
+        reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[1]->elements != 3) {
         log_error("[room %s] cannot load storage: %s", r->tag,
                   reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
         room_loaded(r, NULL, -1, 0, 0);
         return;
     }
     redisReply *kv = reply->element[0], *alarm = reply->element[1]->element[0],
-               *retries = reply->element[1]->element[1];
+               *retries = reply->element[1]->element[1], *epoch = reply->element[1]->element[2];
     int n = (int)kv->elements / 2;
     struct storage_entry *e = calloc((size_t)n + 1, sizeof *e);
     for (int i = 0; e && i < n; i++) {
@@ -136,7 +137,8 @@ static void on_loaded(void *arg, redisReply *reply) {
         e[i] = (struct storage_entry){k->str, v->str, k->len, v->len};
     }
     double when = alarm->type == REDIS_REPLY_STRING ? strtod(alarm->str, NULL) : 0;
-    r->epoch = reply->element[2]->type == REDIS_REPLY_INTEGER ? reply->element[2]->integer : 0;
+    r->epoch = (epoch->type == REDIS_REPLY_STRING ? atoll(epoch->str) : 0) + 1;
+    r->epoch_stored = false;
     int tries = retries->type == REDIS_REPLY_STRING ? atoi(retries->str) : 0;
     room_loaded(r, e, e ? n : -1, when, tries);
     free(e);
@@ -147,13 +149,11 @@ void room_store_load(struct room *r) {
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     meta_key(key, meta, sizeof meta);
     const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key},
-               *alarm[] = {"HMGET", meta, "alarm", "retries"},
-               *epoch[] = {"HINCRBY", meta, "epoch", "1"}, *exec[] = {"EXEC"};
+               *meta_fields[] = {"HMGET", meta, "alarm", "retries", "epoch"}, *exec[] = {"EXEC"};
     struct ticket *t = ticket_new(r);
     if (!t || store_command(NULL, NULL, 1, multi, NULL) != 0 ||
         store_command(NULL, NULL, 2, all, NULL) != 0 ||
-        store_command(NULL, NULL, 4, alarm, NULL) != 0 ||
-        store_command(NULL, NULL, 4, epoch, NULL) != 0 ||
+        store_command(NULL, NULL, 5, meta_fields, NULL) != 0 ||
         store_command(on_loaded, t, 1, exec, NULL) != 0) {
         free(t);
         room_loaded(r, NULL, -1, 0, 0);
@@ -232,13 +232,24 @@ static int send_alarm(const struct room *r, const char *key, const struct storag
     return send_part(4, hdel, NULL) || send_part(3, zrem, NULL) ? -1 : 0;
 }
 
-/* Whether w is one command (only puts, or only deletions): that command alone is atomic, so it
- * goes without MULTI/EXEC, a third of the work for Redis in the common one-key turn. */
-static bool single_command(const struct storage_writes *w) {
+/* The activation's epoch, with its first checkpoint: later multi-node fencing checks it. */
+static int send_epoch(const struct room *r, const char *key) {
+    char meta[KEY_MAX], epoch[24];
+    meta_key(key, meta, sizeof meta);
+    snprintf(epoch, sizeof epoch, "%lld", r->epoch);
+    const char *hset[] = {"HSET", meta, "epoch", epoch};
+    return send_part(4, hset, NULL);
+}
+
+/* Whether the commit is one command (only puts, or only deletions, after the activation's first
+ * checkpoint): that command alone is atomic, so it goes without MULTI/EXEC, a third of the work
+ * for Redis in the common one-key turn. */
+static bool single_command(const struct room *r, const struct storage_writes *w) {
     int puts = 0;
     for (int i = 0; i < w->n; i++)
         puts += w->entries[i].value != NULL;
-    return !w->cleared && !w->alarm_changed && w->n > 0 && (puts == 0 || puts == w->n);
+    return r->epoch_stored && !w->cleared && !w->alarm_changed && w->n > 0 &&
+           (puts == 0 || puts == w->n);
 }
 
 static void commit_failed(struct room *r, struct ticket *t) {
@@ -254,7 +265,7 @@ void room_store_commit(struct room *r, const struct storage_writes *w) {
     struct ticket *t = ticket_new(r);
     if (!t)
         return commit_failed(r, t);
-    if (single_command(w)) {
+    if (single_command(r, w)) {
         bool deletes = w->entries[0].value == NULL;
         if (send_writes(key, w, deletes, on_written, t) != 0)
             commit_failed(r, t);
@@ -264,6 +275,8 @@ void room_store_commit(struct room *r, const struct storage_writes *w) {
     if (send_part(1, multi, NULL) != 0 || (w->cleared && send_part(2, del, NULL) != 0) ||
         send_writes(key, w, true, NULL, NULL) != 0 || send_writes(key, w, false, NULL, NULL) != 0 ||
         (w->alarm_changed && send_alarm(r, key, w) != 0) ||
+        (!r->epoch_stored && send_epoch(r, key) != 0) ||
         store_command(on_committed, t, 1, exec, NULL) != 0)
-        commit_failed(r, t);
+        return commit_failed(r, t);
+    r->epoch_stored = true; /* a failed commit resets the room: the next activation writes it */
 }

@@ -11,9 +11,10 @@
  * name another room's keys or break the hash tag. Replies come back to the
  * room through a ticket holding its namespace, id and generation, never a
  * pointer to it: a room evicted or restarted meanwhile is not touched.
- * Each activation takes the next epoch (kept in the room), so a later
- * multi-node owner lease can fence off a stale writer by checking it in the
- * checkpoint. */
+ * Each activation takes the next epoch (the stored one + 1), written by its
+ * first checkpoint, so a later multi-node owner lease can fence off a stale
+ * writer by checking it; loading writes nothing, so a room that never stores
+ * leaves nothing in Redis. */
 #ifndef ROOMD_ROOM_STORE_H
 #define ROOMD_ROOM_STORE_H
 
