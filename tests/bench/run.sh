@@ -15,7 +15,9 @@
 # 18480), PEERS ("bare_lws node workerd": which peers run beside roomd),
 # FANOUT_RATE (msgs/s of the fan-out case; default: half of bare_lws's
 # closed-loop maximum in the same round), SERVER_DEADLINE (600 s: no
-# server or redis-server outlives it). roomd runs with
+# server or redis-server outlives it), EXTRAS ("profile rooms": the scripts
+# run after the table, tests/bench/profile.sh ~7 min and rooms.sh ~5 min;
+# EXTRAS="" for the table alone). roomd runs with
 # limits.messages_per_second raised: the senders here exceed the
 # per-connection default on purpose.
 set -euo pipefail
@@ -27,6 +29,7 @@ ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-5}
 WARM=${WARM:-2}
 BIG=${BIG:-1}
+EXTRAS=${EXTRAS-profile rooms}
 PORT=${PORT:-18480}
 PEERS=${PEERS-bare_lws node workerd}
 FANOUT_RATE=${FANOUT_RATE:-}
@@ -383,6 +386,12 @@ main() {
     rm -rf "$WORK"/data-* # the servers' storage; results and logs stay
     python3 "$BENCH/summarize.py" "$RESULTS"
     log "raw results: $RESULTS"
+    # The noise-free figures (instructions and syscalls per delivery, cost per inbound message)
+    # and room scale have scripts of their own; EXTRAS="" skips them.
+    for extra in $EXTRAS; do
+        log "tests/bench/$extra.sh"
+        BUILD=0 "$BENCH/$extra.sh"
+    done
 }
 
 main "$@"
