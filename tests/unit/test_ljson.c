@@ -1,7 +1,7 @@
 /* Unit tests for lua/ljson.c: JSON <-> Lua conversion, the `json` module as scripts see it, and
- * out-of-memory behaviour (a Lua heap with a byte limit, a Jansson allocator that fails on
- * demand). Every check prints both sides when it fails; the last line counts passes and
- * failures, and the exit status is non-zero if anything failed. */
+ * out-of-memory behaviour (a Lua heap with a byte limit). Every check prints both sides when it
+ * fails; the last line counts passes and failures, and the exit status is non-zero if anything
+ * failed. */
 #include "ljson.h"
 
 #include "check.h"
@@ -568,48 +568,6 @@ static void test_lua_oom(void) {
     lua_close(L);
 }
 
-static long jansson_budget = -1; /* allocations Jansson may still make; -1: no limit */
-
-static void *budget_malloc(size_t n) {
-    if (jansson_budget == 0)
-        return NULL;
-    if (jansson_budget > 0)
-        jansson_budget--;
-    return malloc(n);
-}
-
-static void budget_free(void *p) {
-    free(p);
-}
-
-static void test_jansson_oom(lua_State *L) {
-    size_t len, doc_len;
-    char *doc = big_document(&doc_len);
-    char err[ERR_MAX];
-    int bad = 0, failures = 0, done = 0;
-    json_set_alloc_funcs(budget_malloc, budget_free);
-    for (long budget = 0; budget < 100000 && !done; budget += 1 + budget / 8) {
-        jansson_budget = budget;
-        int top = lua_gettop(L);
-        int rc = ljson_decode(L, doc, doc_len, 64, err, sizeof err);
-        char *out = rc == 0 ? ljson_encode(L, -1, 64, &len, err, sizeof err) : NULL;
-        jansson_budget = -1;
-        /* Jansson's parser reports some failed allocations as syntax errors */
-        int why = strstr(err, "memory") || (rc != 0 && strstr(err, "invalid JSON"));
-        bad += lua_gettop(L) != top + (rc == 0) || (!out && !why);
-        failures += !out;
-        done = out != NULL;
-        free(out);
-        lua_settop(L, top);
-    }
-    json_set_alloc_funcs(malloc, free);
-    check_report(bad == 0, __LINE__, "Jansson out of memory", "%d bad results, last '%s'", bad,
-                 err);
-    check_report(failures > 0 && done, __LINE__, "Jansson out of memory", "%d failures, success %d",
-                 failures, done);
-    free(doc);
-}
-
 int main(void) {
     lua_State *L = new_state();
     test_roundtrips(L);
@@ -623,7 +581,6 @@ int main(void) {
     test_compat(L);
     test_from_lua(L);
     test_api_edges(L);
-    test_jansson_oom(L);
     CHECK_INT(lua_gettop(L), 0);
     lua_close(L);
     test_lua_oom();
