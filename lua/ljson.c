@@ -3,9 +3,10 @@
  * A direct codec, with no tree in between. Decoding is a recursive-descent parser over the bytes
  * that pushes Lua values as it reads them; encoding walks the Lua value and appends its text to a
  * growing malloc()ed buffer. Both run in a protected worker, so a Lua error (out of memory, stack
- * growth) unwinds to ljson_decode / ljson_encode. Nothing malloc()ed is lost on the way: the
- * decoder's scratch buffer belongs to the per-state userdata (its __gc frees it), the encoder's
- * output to the call struct on ljson_encode's C stack, which frees it on failure.
+ * growth) unwinds to ljson_decode / ljson_encode, which own everything malloc()ed and free it
+ * after the protected call returns, raise or not: the decoder's scratch buffer (used only past
+ * 256 bytes) and the encoder's output. Each call has its own, so a decode run by a finalizer in
+ * the middle of another cannot overwrite the first one's buffer.
  *
  * The codec replaced one built on Jansson 2.14 (flags JSON_DECODE_ANY | JSON_ALLOW_NUL |
  * JSON_DECODE_INT_AS_REAL, compact dump with 17 digits) and keeps what it accepted and wrote:
@@ -38,7 +39,6 @@
 #define MAX_EXACT_INTEGER 9007199254740992.0 /* 2^53 */
 #define LUA_ERR_MAX 256                      /* reasons json.encode / json.decode report */
 #define PARSER_MAX_DEPTH 2048 /* the Jansson parser's own limit, kept so the same texts pass */
-#define SCRATCH_KEEP 65536    /* a larger decoder scratch buffer is freed after the decode */
 #define PENDING_MAX 8         /* members a decoded container keeps on the stack, see below */
 #define PENDING_LEVELS 64     /* ... at levels up to this one: the Lua stack has 8000 slots */
 
@@ -51,8 +51,6 @@ struct ljson_state {
     const void *array_mt;  /* identities of the marker metatables, for cheap comparison */
     const void *object_mt; /* (tables do not move in LuaJIT, and the registry anchors them) */
     void *call;            /* the arguments of the worker or string push in progress */
-    char *scratch;         /* malloc()ed; the decoder's room for unescaped strings, long numbers */
-    size_t scratch_cap;
 };
 
 /* Where a failing call writes its reason; only the first reason is kept. */
@@ -67,7 +65,9 @@ struct decoder {
     struct errbuf err;
     const char *text, *p, *end; /* the text, the next byte to read, the end of the text */
     int max_depth;
-    struct ljson_state *st; /* set by the worker; its scratch buffer */
+    char *scratch; /* room for unescaped strings and long numbers: `local`, or malloc()ed */
+    size_t scratch_cap;
+    char local[256];
 };
 
 /* The encoder's output so far. */
@@ -202,17 +202,18 @@ static int is_digit(const char *p, const char *end) {
     return p < end && *p >= '0' && *p <= '9';
 }
 
-/* Makes the scratch buffer hold n bytes. Returns 0, or -1 with the reason in d->err. The buffer
- * belongs to the state, so a raise later cannot leak it. */
+/* Makes the scratch buffer hold n bytes; its contents are not kept. Returns 0, or -1 with the
+ * reason in d->err. A malloc()ed buffer is freed by ljson_decode, after any raise. */
 static int scratch_reserve(struct decoder *d, size_t n) {
-    struct ljson_state *st = d->st;
-    if (st->scratch_cap >= n)
+    if (d->scratch_cap >= n)
         return 0;
-    char *p = realloc(st->scratch, n);
+    char *p = malloc(n);
     if (!p)
         return fail(&d->err, "out of memory");
-    st->scratch = p;
-    st->scratch_cap = n;
+    if (d->scratch != d->local)
+        free(d->scratch);
+    d->scratch = p;
+    d->scratch_cap = n;
     return 0;
 }
 
@@ -331,7 +332,7 @@ static int unescape(struct decoder *d, char *out) {
 static int parse_escaped(lua_State *L, struct decoder *d, const char *start, int is_key) {
     if (scratch_reserve(d, (size_t)(d->end - start)) != 0)
         return -1;
-    char *out = d->st->scratch;
+    char *out = d->scratch;
     size_t n = (size_t)(d->p - start);
     memcpy(out, start, n);
     while (!next_is(d, '"')) {
@@ -380,7 +381,7 @@ static int push_strtod(lua_State *L, struct decoder *d, const char *s, size_t n)
     if (n >= sizeof local) {
         if (scratch_reserve(d, n + 1) != 0)
             return -1;
-        copy = d->st->scratch;
+        copy = d->scratch;
     }
     memcpy(copy, s, n);
     copy[n] = '\0';
@@ -631,7 +632,6 @@ static int parse_value(lua_State *L, struct decoder *d, int depth) {
 static int decode_worker(lua_State *L) {
     struct ljson_state *st = lua_touserdata(L, 1);
     struct decoder *d = st->call;
-    d->st = st;
     skip_space(d);
     if (parse_value(L, d, 0) != 0)
         return 0;
@@ -644,13 +644,12 @@ static int decode_worker(lua_State *L) {
 
 int ljson_decode(lua_State *L, const char *text, size_t len, int max_depth, char *err,
                  size_t errlen) {
-    struct decoder d = {{err, errlen, 0}, text, text, text + len, max_depth, NULL};
+    struct decoder d = {{err, errlen, 0}, text, text, text + len, max_depth, NULL, 0, {0}};
+    d.scratch = d.local;
+    d.scratch_cap = sizeof d.local;
     int rc = run_protected(L, &decode_key, &d, &d.err, 0, 1);
-    if (d.st && d.st->scratch_cap > SCRATCH_KEEP) { /* one big string need not stay */
-        free(d.st->scratch);
-        d.st->scratch = NULL;
-        d.st->scratch_cap = 0;
-    }
+    if (d.scratch != d.local)
+        free(d.scratch);
     return rc;
 }
 
@@ -1081,15 +1080,6 @@ static void set_registry(lua_State *L, char *key) {
     lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
-/* __gc of the state userdata: frees the decoder's scratch buffer. */
-static int state_gc(lua_State *L) {
-    struct ljson_state *st = lua_touserdata(L, 1);
-    free(st->scratch);
-    st->scratch = NULL;
-    st->scratch_cap = 0;
-    return 0;
-}
-
 /* Registers the markers, the workers and the state (last, so that a registration cut short by
  * an error is redone by the next call). Returns the state. Raises. [-0, +0] */
 static struct ljson_state *register_all(lua_State *L) {
@@ -1102,11 +1092,7 @@ static struct ljson_state *register_all(lua_State *L) {
     lua_pushcfunction(L, encode_worker);
     set_registry(L, &encode_key);
     struct ljson_state *st = lua_newuserdata(L, sizeof *st);
-    *st = (struct ljson_state){LJSON_DEFAULT_MAX_DEPTH, array_mt, object_mt, NULL, NULL, 0};
-    lua_createtable(L, 0, 1); /* st, mt */
-    lua_pushcfunction(L, state_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
+    *st = (struct ljson_state){LJSON_DEFAULT_MAX_DEPTH, array_mt, object_mt, NULL};
     set_registry(L, &state_key);
     return st;
 }

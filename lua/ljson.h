@@ -30,8 +30,8 @@ void ljson_set_max_depth(lua_State *L, int depth);
 
 /* Parses `len` bytes of JSON text and pushes the Lua value. Returns 0 with one value pushed, or -1
  * with nothing pushed and a human-readable reason in err (invalid JSON, invalid UTF-8, nesting
- * deeper than max_depth, out of memory). Never raises: parsing runs inside a protected call and
- * holds no malloc()ed memory of its own (a scratch buffer belongs to L's ljson state). Any JSON
+ * deeper than max_depth, out of memory). Never raises: parsing runs inside a protected call, and
+ * the scratch buffer it may malloc() is freed after that call, a raise or not. Any JSON
  * value is accepted at the top level (object, array, string, number, true, false, null). JSON
  * integers decode as lua_Number (rounded past 2^53; only numbers past the double range are
  * refused). Like the Jansson parser this replaced, it stops at 2048 levels whatever max_depth
