@@ -179,6 +179,20 @@ static size_t utf8_sequence(const unsigned char *s, size_t n) {
     return len;
 }
 
+/* Whether the 8 bytes at s are all printable ASCII other than '"' and '\\': string content that
+ * needs no escape either way. Word-at-a-time tests (exact, without false negatives): a byte below
+ * 0x20, a byte equal to '"' or '\\', a byte with the high bit set. */
+static int plain8(const unsigned char *s) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t w, quote, backslash;
+    memcpy(&w, s, sizeof w);
+    quote = w ^ (ones * '"');
+    backslash = w ^ (ones * '\\');
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                   ((backslash - ones) & ~backslash) | w;
+    return (bad & highs) == 0;
+}
+
 /* -- decoding ------------------------------------------------------------------------------- */
 
 static int parse_value(lua_State *L, struct decoder *d, int depth);
@@ -232,7 +246,9 @@ static int skip_plain(struct decoder *d) {
     const unsigned char *p = (const unsigned char *)d->p, *end = (const unsigned char *)d->end;
     while (p < end) {
         unsigned char c = *p;
-        if ((unsigned char)(c - 0x20) < 0x60) { /* printable ASCII */
+        if (end - p >= 8 && plain8(p)) {
+            p += 8;
+        } else if ((unsigned char)(c - 0x20) < 0x60) { /* printable ASCII */
             if (c == '"' || c == '\\')
                 break;
             p++;
@@ -778,7 +794,9 @@ static int put_string(struct encoder *e, const char *str, size_t len) {
     e->buf[e->len++] = '"';
     while (i < len) {
         unsigned char c = s[i];
-        if ((unsigned char)(c - 0x20) < 0x60 && c != '"' && c != '\\') {
+        if (len - i >= 8 && plain8(s + i)) {
+            i += 8;
+        } else if ((unsigned char)(c - 0x20) < 0x60 && c != '"' && c != '\\') {
             i++;
         } else if (c >= 0x80) {
             size_t n = utf8_sequence(s + i, len - i);
