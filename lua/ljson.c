@@ -1,11 +1,23 @@
 /* ljson: JSON text <-> Lua values, and the `json` module of room scripts.
  *
- * Both directions go through a Jansson tree. Decoding: json_loadb checks the text (syntax,
- * UTF-8), then a protected worker walks the tree and builds Lua values, so a Lua error (out of
- * memory) unwinds to ljson_decode, which still owns the tree and frees it. Encoding: a protected
- * worker walks the Lua value and builds the tree top-down, attaching each container to its parent
- * before filling it, so a raise leaves nothing that the root (owned by ljson_encode) cannot
- * reach; the tree is dumped outside Lua into a malloc()ed buffer.
+ * A direct codec, with no tree in between. Decoding is a recursive-descent parser over the bytes
+ * that pushes Lua values as it reads them; encoding walks the Lua value and appends its text to a
+ * growing malloc()ed buffer. Both run in a protected worker, so a Lua error (out of memory, stack
+ * growth) unwinds to ljson_decode / ljson_encode, which own everything malloc()ed and free it
+ * after the protected call returns, raise or not: the decoder's scratch buffer (used only past
+ * 256 bytes) and the encoder's output. Each call has its own, so a decode run by a finalizer in
+ * the middle of another cannot overwrite the first one's buffer.
+ *
+ * The codec replaced one built on Jansson 2.14 (flags JSON_DECODE_ANY | JSON_ALLOW_NUL |
+ * JSON_DECODE_INT_AS_REAL, compact dump with 17 digits) and keeps what it accepted and wrote:
+ * strict RFC 8259 syntax with any value at the top level; strict UTF-8; \u escapes with surrogate
+ * pairs, lone surrogates refused; "\u0000" in strings but not in object keys; the last of
+ * duplicate keys wins; numbers past the double range refused; at most 2048 levels whatever
+ * max_depth says, a scalar counting as one level. Output: whole numbers within 2^53 as integers,
+ * others as "%.17g" with ".0" added when there is no '.' or exponent and the exponent without
+ * '+' or leading zeros; strings escaped only where JSON requires ('"', '\\', control bytes as
+ * \b \f \n \r \t or \u00XX), not '/' nor non-ASCII. tests/unit/test_ljson.c pins the edge cases
+ * and tests/fuzz/fuzz_ljson.c compares the decoder with Jansson.
  *
  * The registry holds, under addresses of the static variables below: the two marker metatables,
  * the per-state `struct ljson_state` userdata, and the two protected workers. The workers get
@@ -15,6 +27,7 @@
  * the workers. What this file does not do: validate the shape of messages, or cache encodings. */
 #include "ljson.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <stdarg.h>
@@ -23,10 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DECODE_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL)
-#define DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17))
 #define MAX_EXACT_INTEGER 9007199254740992.0 /* 2^53 */
 #define LUA_ERR_MAX 256                      /* reasons json.encode / json.decode report */
+#define PARSER_MAX_DEPTH 2048 /* the Jansson parser's own limit, kept so the same texts pass */
+#define PENDING_MAX 8         /* members a decoded container keeps on the stack, see below */
+#define PENDING_LEVELS 64     /* ... at levels up to this one: the Lua stack has 8000 slots */
 
 /* Registry keys: only their addresses matter. */
 static char array_mt_key, object_mt_key, state_key, decode_key, encode_key;
@@ -46,23 +60,28 @@ struct errbuf {
     int set;
 };
 
-struct decode_call {
+/* The decoder's position in the text. */
+struct decoder {
     struct errbuf err;
-    json_t *root; /* borrowed from ljson_decode */
+    const char *text, *p, *end; /* the text, the next byte to read, the end of the text */
     int max_depth;
+    char *scratch; /* room for unescaped strings and long numbers: `local`, or malloc()ed */
+    size_t scratch_cap;
+    char local[256];
 };
 
-struct encode_call {
+/* The encoder's output so far. */
+struct encoder {
     struct errbuf err;
-    json_t *holder; /* a one-element array the result goes in; owned by ljson_encode */
+    char *buf; /* malloc()ed, owned by ljson_encode; always with room for a final NUL */
+    size_t len, cap;
     int max_depth;
     const void *array_mt, *object_mt;
 };
 
-/* Where an encoded value goes: element `index` (1-based, 0 for the result) of an array when key
- * is NULL, else member `key` of an object. */
+/* Where an encoded value sits, for error messages: member `key` of an object when key is not
+ * NULL, else element `index` (1-based, 0 for the whole value) of an array. */
 struct slot {
-    json_t *parent;
     const char *key;
     size_t keylen;
     size_t index;
@@ -72,12 +91,6 @@ struct slot {
 struct text {
     const char *data;
     size_t len;
-};
-
-/* A growing malloc()ed output buffer, always with room for a final NUL. */
-struct outbuf {
-    char *data;
-    size_t len, cap;
 };
 
 /* -- errors and registry ------------------------------------------------------------------- */
@@ -138,123 +151,6 @@ static int run_protected(lua_State *L, char *key, void *call, struct errbuf *e, 
     return -1;
 }
 
-/* -- decoding ------------------------------------------------------------------------------- */
-
-static int push_value(lua_State *L, struct decode_call *c, json_t *v, int depth);
-
-/* Sets the marker at upvalue `mark` of the decode worker as the metatable of the table on top.
- * [-0, +0] */
-static void set_mark(lua_State *L, int mark) {
-    lua_pushvalue(L, lua_upvalueindex(mark));
-    lua_setmetatable(L, -2);
-}
-
-/* Pushes a marked table holding the elements of JSON array a, found at nesting depth `depth`.
- * Returns 0, or -1 with nothing pushed and the reason in c->err. May raise. [-0, +1|0] */
-static int push_array(lua_State *L, struct decode_call *c, json_t *a, int depth) {
-    if (depth > c->max_depth)
-        return fail(&c->err, "nesting deeper than %d levels", c->max_depth);
-    luaL_checkstack(L, 3, "JSON nesting");
-    size_t n = json_array_size(a);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        if (push_value(L, c, json_array_get(a, i), depth) != 0) {
-            lua_pop(L, 1);
-            return -1;
-        }
-        lua_rawseti(L, -2, (int)(i + 1));
-    }
-    set_mark(L, 1);
-    return 0;
-}
-
-/* Pushes a marked table holding the members of JSON object o, found at nesting depth `depth`.
- * Same contract as push_array. */
-static int push_object(lua_State *L, struct decode_call *c, json_t *o, int depth) {
-    if (depth > c->max_depth)
-        return fail(&c->err, "nesting deeper than %d levels", c->max_depth);
-    luaL_checkstack(L, 3, "JSON nesting");
-    lua_createtable(L, 0, (int)json_object_size(o));
-    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
-        lua_pushlstring(L, json_object_iter_key(it), json_object_iter_key_len(it)); /* t, k */
-        if (push_value(L, c, json_object_iter_value(it), depth) != 0) {
-            lua_pop(L, 2);
-            return -1;
-        }
-        lua_rawset(L, -3); /* t */
-    }
-    set_mark(L, 2);
-    return 0;
-}
-
-/* Pushes the Lua value of v, found inside `depth` levels of nesting. Same contract as
- * push_array. */
-static int push_value(lua_State *L, struct decode_call *c, json_t *v, int depth) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return push_object(L, c, v, depth + 1);
-    case JSON_ARRAY:
-        return push_array(L, c, v, depth + 1);
-    case JSON_STRING:
-        lua_pushlstring(L, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER: /* not produced with JSON_DECODE_INT_AS_REAL; kept for completeness */
-        lua_pushnumber(L, (lua_Number)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        lua_pushnumber(L, json_real_value(v));
-        break;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        lua_pushboolean(L, json_is_true(v));
-        break;
-    case JSON_NULL:
-        lua_pushlightuserdata(L, NULL);
-        break;
-    }
-    return 0;
-}
-
-/* Protected worker of ljson_decode. Argument: the state, whose `call` is a decode_call.
- * Upvalues: the array and object marker metatables. Returns the value, or nothing when the
- * reason is in the call. May raise (out of memory). */
-static int decode_worker(lua_State *L) {
-    struct ljson_state *st = lua_touserdata(L, 1);
-    struct decode_call *c = st->call;
-    return push_value(L, c, c->root, 0) == 0 ? 1 : 0;
-}
-
-/* Records why Jansson refused the text. Returns -1. Jansson 2.14's parser reports most failed
- * allocations with no text at all (so that is taken as out of memory), and some as a syntax
- * error near the token it was reading (which cannot be told apart). */
-static int fail_parse(struct errbuf *e, const json_error_t *j, int max_depth) {
-    if (j->text[0] == '\0')
-        return fail(e, "out of memory");
-    switch (json_error_code(j)) {
-    case json_error_out_of_memory:
-        return fail(e, "out of memory");
-    case json_error_stack_overflow: /* Jansson's own limit, whatever max_depth says */
-        return fail(e, "nesting deeper than %d levels",
-                    max_depth < JSON_PARSER_MAX_DEPTH ? max_depth : JSON_PARSER_MAX_DEPTH);
-    case json_error_invalid_utf8:
-        return fail(e, "invalid UTF-8: %s (byte %d)", j->text, j->position);
-    default:
-        return fail(e, "invalid JSON: %s (byte %d)", j->text, j->position);
-    }
-}
-
-int ljson_decode(lua_State *L, const char *text, size_t len, int max_depth, char *err,
-                 size_t errlen) {
-    struct decode_call c = {{err, errlen, 0}, NULL, max_depth};
-    json_error_t jerr;
-    c.root = json_loadb(text, len, DECODE_FLAGS, &jerr);
-    if (!c.root)
-        return fail_parse(&c.err, &jerr, max_depth);
-    int rc = run_protected(L, &decode_key, &c, &c.err, 0, 1);
-    json_decref(c.root);
-    return rc;
-}
-
 /* -- UTF-8 ---------------------------------------------------------------------------------- */
 
 /* Length of the valid multi-byte UTF-8 sequence at s (n > 0 bytes available), or 0. Rejects
@@ -283,82 +179,650 @@ static size_t utf8_sequence(const unsigned char *s, size_t n) {
     return len;
 }
 
-/* Whether the 8 bytes at s are all ASCII. */
-static int ascii8(const unsigned char *s) {
-    uint64_t w;
+/* Whether the 8 bytes at s are all printable ASCII other than '"' and '\\': string content that
+ * needs no escape either way. Word-at-a-time tests (exact, without false negatives): a byte below
+ * 0x20, a byte equal to '"' or '\\', a byte with the high bit set. */
+static int plain8(const unsigned char *s) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t w, quote, backslash;
     memcpy(&w, s, sizeof w);
-    return (w & 0x8080808080808080ull) == 0;
+    quote = w ^ (ones * '"');
+    backslash = w ^ (ones * '\\');
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                   ((backslash - ones) & ~backslash) | w;
+    return (bad & highs) == 0;
 }
 
-static int utf8_valid(const char *str, size_t len) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        if (len - i >= 8 && ascii8(s + i)) {
-            i += 8;
-        } else if (s[i] < 0x80) {
-            i++;
+/* -- decoding ------------------------------------------------------------------------------- */
+
+static int parse_value(lua_State *L, struct decoder *d, int depth);
+
+/* Records a syntax error at the current byte. Returns -1. */
+static int syntax_error(struct decoder *d, const char *what) {
+    return fail(&d->err, "invalid JSON: %s (byte %ld)", what, (long)(d->p - d->text));
+}
+
+static void skip_space(struct decoder *d) {
+    while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t'))
+        d->p++;
+}
+
+/* Whether the next byte is c. */
+static int next_is(const struct decoder *d, char c) {
+    return d->p < d->end && *d->p == c;
+}
+
+static int is_digit(const char *p, const char *end) {
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* Makes the scratch buffer hold n bytes; its contents are not kept. Returns 0, or -1 with the
+ * reason in d->err. A malloc()ed buffer is freed by ljson_decode, after any raise. */
+static int scratch_reserve(struct decoder *d, size_t n) {
+    if (d->scratch_cap >= n)
+        return 0;
+    char *p = malloc(n);
+    if (!p)
+        return fail(&d->err, "out of memory");
+    if (d->scratch != d->local)
+        free(d->scratch);
+    d->scratch = p;
+    d->scratch_cap = n;
+    return 0;
+}
+
+/* Sets the marker at upvalue `mark` of the decode worker as the metatable of the table on top.
+ * [-0, +0] */
+static void set_mark(lua_State *L, int mark) {
+    lua_pushvalue(L, lua_upvalueindex(mark));
+    lua_setmetatable(L, -2);
+}
+
+/* -- strings -- */
+
+/* Advances d->p over string content that needs no unescaping (no quote, backslash or control
+ * byte), checking its UTF-8. Returns 0, or -1 with the reason at invalid UTF-8. */
+static int skip_plain(struct decoder *d) {
+    const unsigned char *p = (const unsigned char *)d->p, *end = (const unsigned char *)d->end;
+    while (p < end) {
+        unsigned char c = *p;
+        if (end - p >= 8 && plain8(p)) {
+            p += 8;
+        } else if ((unsigned char)(c - 0x20) < 0x60) { /* printable ASCII */
+            if (c == '"' || c == '\\')
+                break;
+            p++;
+        } else if (c < 0x20) {
+            break;
         } else {
-            size_t n = utf8_sequence(s + i, len - i);
+            size_t n = utf8_sequence(p, (size_t)(end - p));
+            d->p = (const char *)p;
             if (n == 0)
-                return 0;
-            i += n;
+                return fail(&d->err, "invalid UTF-8 (byte %ld)", (long)(d->p - d->text));
+            p += n;
         }
     }
-    return 1;
+    d->p = (const char *)p;
+    return 0;
+}
+
+/* Writes code point cp (valid, not a surrogate) as UTF-8 at out. Returns the length. */
+static size_t put_utf8(uint32_t cp, char *out) {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The value of the 4 hex digits at p, or -1 if there are not 4 before end. */
+static long hex4(const char *p, const char *end) {
+    if (end - p < 4)
+        return -1;
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = p[i], lower = c | 0x20;
+        if (c >= '0' && c <= '9')
+            v = v << 4 | (c - '0');
+        else if (lower >= 'a' && lower <= 'f')
+            v = v << 4 | (lower - 'a' + 10);
+        else
+            return -1;
+    }
+    return v;
+}
+
+/* Decodes the \u escape at d->p (and the low half that must follow a high surrogate) into out
+ * (4 bytes). Returns the bytes written, or -1 with the reason. */
+static int unescape_unicode(struct decoder *d, char *out) {
+    long cp = hex4(d->p + 2, d->end), low = -1;
+    if (cp < 0)
+        return syntax_error(d, "invalid \\u escape");
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return syntax_error(d, "invalid Unicode escape (a lone low surrogate)");
+    d->p += 6;
+    if (cp < 0xD800 || cp > 0xDBFF)
+        return (int)put_utf8((uint32_t)cp, out);
+    if (d->end - d->p >= 6 && d->p[0] == '\\' && d->p[1] == 'u')
+        low = hex4(d->p + 2, d->end);
+    if (low < 0xDC00 || low > 0xDFFF)
+        return syntax_error(d, "invalid Unicode escape (a high surrogate alone)");
+    d->p += 6;
+    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+    return (int)put_utf8((uint32_t)cp, out);
+}
+
+/* Decodes the escape at d->p (a backslash) into out (4 bytes). Returns the bytes written, or -1
+ * with the reason. */
+static int unescape(struct decoder *d, char *out) {
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const char *f = d->end - d->p >= 2 && d->p[1] ? strchr(from, d->p[1]) : NULL;
+    if (f) {
+        *out = to[f - from];
+        d->p += 2;
+        return 1;
+    }
+    if (d->end - d->p >= 2 && d->p[1] == 'u')
+        return unescape_unicode(d, out);
+    return syntax_error(d, "invalid escape");
+}
+
+/* Pushes the string that starts at `start` (after its quote) and holds escapes; d->p is at the
+ * first escape. Decoded text is never longer than its escaped form, so it fits a scratch buffer
+ * as long as the rest of the text. Returns 0, or -1 with nothing pushed. May raise. [-0, +1|0] */
+static int parse_escaped(lua_State *L, struct decoder *d, const char *start, int is_key) {
+    if (scratch_reserve(d, (size_t)(d->end - start)) != 0)
+        return -1;
+    char *out = d->scratch;
+    size_t n = (size_t)(d->p - start);
+    memcpy(out, start, n);
+    while (!next_is(d, '"')) {
+        if (d->p == d->end)
+            return syntax_error(d, "unterminated string");
+        if (*d->p != '\\')
+            return syntax_error(d, "control character in string");
+        int w = unescape(d, out + n);
+        if (w < 0)
+            return -1;
+        n += (size_t)w;
+        const char *run = d->p;
+        if (skip_plain(d) != 0)
+            return -1;
+        memcpy(out + n, run, (size_t)(d->p - run));
+        n += (size_t)(d->p - run);
+    }
+    /* Lua strings could hold it, but the Jansson parser refused it and the encoder does too */
+    if (is_key && memchr(out, '\0', n))
+        return syntax_error(d, "NUL byte in object key not supported");
+    d->p++;
+    lua_pushlstring(L, out, n);
+    return 0;
+}
+
+/* Pushes the string whose opening quote is at d->p. The common case, no escapes, is pushed
+ * straight from the text. Same contract as parse_escaped. */
+static int parse_string(lua_State *L, struct decoder *d, int is_key) {
+    const char *start = ++d->p;
+    if (skip_plain(d) != 0)
+        return -1;
+    if (!next_is(d, '"'))
+        return parse_escaped(L, d, start, is_key);
+    lua_pushlstring(L, start, (size_t)(d->p - start));
+    d->p++;
+    return 0;
+}
+
+/* -- numbers -- */
+
+/* Pushes the number text at s (n bytes, checked syntax) converted by strtod, which needs a
+ * NUL-terminated copy. Refuses values past the double range, as the Jansson parser did (an
+ * underflow to 0 or a subnormal passes). Returns 0, or -1 with nothing pushed. [-0, +1|0] */
+static int push_strtod(lua_State *L, struct decoder *d, const char *s, size_t n) {
+    char local[64], *copy = local;
+    if (n >= sizeof local) {
+        if (scratch_reserve(d, n + 1) != 0)
+            return -1;
+        copy = d->scratch;
+    }
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    errno = 0;
+    double x = strtod(copy, NULL);
+    if (errno == ERANGE && isinf(x)) {
+        d->p = s;
+        return syntax_error(d, "real number overflow");
+    }
+    lua_pushnumber(L, x);
+    return 0;
+}
+
+/* Advances p over digits. */
+static const char *skip_digits(const char *p, const char *end) {
+    while (is_digit(p, end))
+        p++;
+    return p;
+}
+
+/* Pushes the number at d->p. A plain integer of up to 18 digits within 2^53 is converted here,
+ * exactly; anything else goes through strtod. Returns 0, or -1 with nothing pushed. [-0, +1|0] */
+static int parse_number(lua_State *L, struct decoder *d) {
+    const char *s = d->p, *p = s, *end = d->end;
+    uint64_t u = 0;
+    p += *p == '-';
+    const char *digits = p;
+    if (!is_digit(p, end))
+        return syntax_error(d, "invalid number");
+    if (*p == '0' && is_digit(p + 1, end))
+        return syntax_error(d, "invalid number (leading zero)");
+    for (; is_digit(p, end); p++)
+        u = u * 10 + (uint64_t)(*p - '0'); /* wraps past 19 digits; then unused */
+    int whole = 1, ndigits = (int)(p - digits);
+    if (p < end && *p == '.') {
+        if (!is_digit(++p, end))
+            return syntax_error(d, "invalid number");
+        p = skip_digits(p, end), whole = 0;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p += p + 1 < end && (p[1] == '+' || p[1] == '-') ? 2 : 1;
+        if (!is_digit(p, end))
+            return syntax_error(d, "invalid number");
+        p = skip_digits(p, end), whole = 0;
+    }
+    d->p = p;
+    if (!whole || ndigits > 18 || u > (uint64_t)MAX_EXACT_INTEGER)
+        return push_strtod(L, d, s, (size_t)(p - s));
+    lua_pushnumber(L, *s == '-' ? -(lua_Number)u : (lua_Number)u);
+    return 0;
+}
+
+/* -- containers -- */
+
+/* Small containers are built with their exact size: the first PENDING_MAX elements (or members)
+ * wait on the stack above `base`; the table is created when the container ends, or when one
+ * more arrives (then with room for twice as many, and the rest go straight in). This spares the
+ * rehash that growing an empty table costs at each power of two. */
+
+/* Creates a table of `size` array slots holding the n elements above base, in their place.
+ * [-n, +1] */
+static int flush_array(lua_State *L, int base, int n, int size) {
+    lua_createtable(L, size, 0);
+    lua_insert(L, base + 1);
+    for (int i = n; i >= 1; i--)
+        lua_rawseti(L, base + 1, i);
+    return base + 1;
+}
+
+/* Creates a table of `size` hash slots holding the n key/value pairs above base, in their
+ * place, set in order so that the last of duplicate keys wins. [-2n, +1] */
+static int flush_object(lua_State *L, int base, int n, int size) {
+    lua_createtable(L, 0, size);
+    int t = lua_gettop(L);
+    for (int i = 1; i <= 2 * n; i += 2) {
+        lua_pushvalue(L, base + i);
+        lua_pushvalue(L, base + i + 1);
+        lua_rawset(L, t);
+    }
+    if (n > 0) { /* else the table is at base + 1 already */
+        lua_replace(L, base + 1);
+        lua_settop(L, base + 1);
+    }
+    return base + 1;
+}
+
+/* Checks the nesting limit and the stack for a container at `level`, and sets *pending to how
+ * many elements may wait on the stack. Returns 0, or -1 with the reason. May raise. */
+static int enter_container(lua_State *L, struct decoder *d, int level, int slots, int *pending) {
+    if (level > d->max_depth)
+        return fail(&d->err, "nesting deeper than %d levels", d->max_depth);
+    *pending = level <= PENDING_LEVELS ? PENDING_MAX : 0;
+    luaL_checkstack(L, *pending * slots + 3, "JSON nesting");
+    d->p++;
+    skip_space(d);
+    return 0;
+}
+
+/* After an element: skips the ',' (returns 1, more follow) or the closing byte (returns 0), or
+ * returns -1 with the reason. */
+static int next_element(struct decoder *d, char close) {
+    skip_space(d);
+    if (next_is(d, ',')) {
+        d->p++;
+        skip_space(d);
+        return 1;
+    }
+    if (next_is(d, close)) {
+        d->p++;
+        return 0;
+    }
+    return syntax_error(d, close == ']' ? "',' or ']' expected" : "',' or '}' expected");
+}
+
+/* Pushes the marked table of the array whose '[' is at d->p, at nesting level `level`. Returns
+ * 0, or -1 with nothing pushed. May raise. [-0, +1|0] */
+static int parse_array(lua_State *L, struct decoder *d, int level) {
+    int base = lua_gettop(L), t = 0, n = 0, pending = 0, more = 1;
+    if (enter_container(L, d, level, 1, &pending) != 0)
+        return -1;
+    if (next_is(d, ']')) {
+        d->p++;
+        more = 0;
+    }
+    while (more > 0) {
+        if (parse_value(L, d, level) != 0)
+            break;
+        if (++n > pending)
+            t ? lua_rawseti(L, t, n) : (void)(t = flush_array(L, base, n, 2 * n));
+        more = next_element(d, ']');
+    }
+    if (more != 0) {
+        lua_settop(L, base);
+        return -1;
+    }
+    if (!t)
+        flush_array(L, base, n, n);
+    set_mark(L, 1);
+    return 0;
+}
+
+/* Pushes one "key": value pair of an object, d->p at the key. Returns 0, or -1 with nothing
+ * pushed. May raise. [-0, +2|0] */
+static int parse_member(lua_State *L, struct decoder *d, int level) {
+    if (!next_is(d, '"'))
+        return syntax_error(d, "string expected as object key");
+    if (parse_string(L, d, 1) != 0)
+        return -1;
+    skip_space(d);
+    if (!next_is(d, ':')) {
+        lua_pop(L, 1);
+        return syntax_error(d, "':' expected");
+    }
+    d->p++;
+    skip_space(d);
+    if (parse_value(L, d, level) != 0) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Pushes the marked table of the object whose '{' is at d->p. Same contract as parse_array. */
+static int parse_object(lua_State *L, struct decoder *d, int level) {
+    int base = lua_gettop(L), t = 0, n = 0, pending = 0, more = 1;
+    if (enter_container(L, d, level, 2, &pending) != 0)
+        return -1;
+    if (next_is(d, '}')) {
+        d->p++;
+        more = 0;
+    }
+    while (more > 0) {
+        if (parse_member(L, d, level) != 0)
+            break;
+        if (++n > pending)
+            t ? lua_rawset(L, t) : (void)(t = flush_object(L, base, n, 2 * n));
+        more = next_element(d, '}');
+    }
+    if (more != 0) {
+        lua_settop(L, base);
+        return -1;
+    }
+    if (!t)
+        flush_object(L, base, n, n);
+    set_mark(L, 2);
+    return 0;
+}
+
+/* -- values -- */
+
+/* Skips the literal word (n bytes) at d->p. Returns 0, or -1 with the reason. */
+static int skip_literal(struct decoder *d, const char *word, size_t n) {
+    if ((size_t)(d->end - d->p) < n || memcmp(d->p, word, n) != 0)
+        return syntax_error(d, "invalid literal");
+    d->p += n;
+    return 0;
+}
+
+/* Records why the byte at d->p cannot start a value. Returns -1. */
+static int bad_start(struct decoder *d) {
+    const unsigned char *p = (const unsigned char *)d->p;
+    if (d->p == d->end)
+        return syntax_error(d, "unexpected end of text");
+    if (*p >= 0x80 && utf8_sequence(p, (size_t)(d->end - d->p)) == 0)
+        return fail(&d->err, "invalid UTF-8 (byte %ld)", (long)(d->p - d->text));
+    return syntax_error(d, "unexpected character");
+}
+
+/* Pushes the value at d->p, inside `depth` levels of nesting. Returns 0, or -1 with nothing
+ * pushed and the reason in d->err. May raise (out of memory). [-0, +1|0] */
+static int parse_value(lua_State *L, struct decoder *d, int depth) {
+    if (depth >= PARSER_MAX_DEPTH) /* a scalar counts as a level here, as in Jansson */
+        return fail(&d->err, "nesting deeper than %d levels",
+                    d->max_depth < PARSER_MAX_DEPTH ? d->max_depth : PARSER_MAX_DEPTH);
+    switch (d->p < d->end ? *d->p : '\0') {
+    case '{':
+        return parse_object(L, d, depth + 1);
+    case '[':
+        return parse_array(L, d, depth + 1);
+    case '"':
+        return parse_string(L, d, 0);
+    case 't':
+        return skip_literal(d, "true", 4) ? -1 : (lua_pushboolean(L, 1), 0);
+    case 'f':
+        return skip_literal(d, "false", 5) ? -1 : (lua_pushboolean(L, 0), 0);
+    case 'n':
+        return skip_literal(d, "null", 4) ? -1 : (lua_pushlightuserdata(L, NULL), 0);
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+        return parse_number(L, d);
+    default:
+        return bad_start(d);
+    }
+}
+
+/* Protected worker of ljson_decode. Argument: the state, whose `call` is a decoder. Upvalues:
+ * the array and object marker metatables. Returns the value, or nothing when the reason is in
+ * the decoder. May raise (out of memory). */
+static int decode_worker(lua_State *L) {
+    struct ljson_state *st = lua_touserdata(L, 1);
+    struct decoder *d = st->call;
+    skip_space(d);
+    if (parse_value(L, d, 0) != 0)
+        return 0;
+    skip_space(d);
+    if (d->p == d->end)
+        return 1;
+    syntax_error(d, "end of text expected");
+    return 0;
+}
+
+int ljson_decode(lua_State *L, const char *text, size_t len, int max_depth, char *err,
+                 size_t errlen) {
+    struct decoder d = {{err, errlen, 0}, text, text, text + len, max_depth, NULL, 0, {0}};
+    d.scratch = d.local;
+    d.scratch_cap = sizeof d.local;
+    int rc = run_protected(L, &decode_key, &d, &d.err, 0, 1);
+    if (d.scratch != d.local)
+        free(d.scratch);
+    return rc;
 }
 
 /* -- encoding ------------------------------------------------------------------------------- */
 
-static int encode_value(lua_State *L, struct encode_call *c, const struct slot *s, int idx,
-                        int depth);
+static int encode_value(lua_State *L, struct encoder *e, const struct slot *s, int idx, int depth);
 
 /* Records `what` and where it happened. Returns -1. */
-static int fail_at(struct encode_call *c, const struct slot *s, const char *what) {
+static int fail_at(struct encoder *e, const struct slot *s, const char *what) {
     if (s->key) {
         int shown = s->keylen > 40 ? 40 : (int)s->keylen;
-        return fail(&c->err, "%s (at key \"%.*s\")", what, shown, s->key);
+        return fail(&e->err, "%s (at key \"%.*s\")", what, shown, s->key);
     }
     if (s->index)
-        return fail(&c->err, "%s (at index %zu)", what, s->index);
-    return fail(&c->err, "%s", what);
+        return fail(&e->err, "%s (at index %zu)", what, s->index);
+    return fail(&e->err, "%s", what);
 }
 
-/* Stores v (a new reference, or NULL when Jansson ran out of memory) in slot s. Returns 0, or
- * -1 with the reason in c->err. v is released or attached either way. */
-static int attach(struct encode_call *c, const struct slot *s, json_t *v) {
-    if (!s->key) {
-        if (json_array_append_new(s->parent, v) != 0)
-            return fail(&c->err, "out of memory");
-        return 0;
-    }
-    size_t before = json_object_size(s->parent);
-    if (json_object_setn_new_nocheck(s->parent, s->key, s->keylen, v) != 0)
-        return fail(&c->err, "out of memory");
-    if (json_object_size(s->parent) == before)
-        return fail_at(c, s, "duplicate key (a number key and a string key with the same text)");
+/* Grows the output to hold n more bytes and a NUL. Returns 0, or -1 with the reason. */
+static int grow(struct encoder *e, size_t n) {
+    size_t cap = e->cap ? e->cap : 256;
+    while (cap - e->len <= n)
+        cap *= 2;
+    char *p = realloc(e->buf, cap);
+    if (!p)
+        return fail(&e->err, "out of memory");
+    e->buf = p;
+    e->cap = cap;
+    return 0;
+}
+
+/* Makes room for n more bytes and a NUL. Returns 0, or -1 with the reason. */
+static int reserve(struct encoder *e, size_t n) {
+    return e->cap - e->len > n ? 0 : grow(e, n);
+}
+
+static int put(struct encoder *e, const char *s, size_t n) {
+    if (reserve(e, n) != 0)
+        return -1;
+    memcpy(e->buf + e->len, s, n);
+    e->len += n;
+    return 0;
+}
+
+static int put_char(struct encoder *e, char c) {
+    if (reserve(e, 1) != 0)
+        return -1;
+    e->buf[e->len++] = c;
     return 0;
 }
 
 /* Whether x is written as a JSON integer: whole and within 2^53. */
 static int is_json_integer(lua_Number x) {
-    return fabs(x) <= MAX_EXACT_INTEGER && (lua_Number)(json_int_t)x == x;
+    return fabs(x) <= MAX_EXACT_INTEGER && (lua_Number)(int64_t)x == x;
 }
 
-static int encode_number(struct encode_call *c, const struct slot *s, lua_Number x) {
+/* Writes x (whole, |x| <= 2^53) in decimal at out (24 bytes). Returns the length. */
+static size_t format_integer(lua_Number x, char *out) {
+    char digits[20];
+    size_t n = 0, len = 0;
+    uint64_t u = (uint64_t)fabs(x);
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (x < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = digits[--n];
+    return len;
+}
+
+/* Writes x (finite, not a JSON integer) at out (32 bytes) as Jansson did: "%.17g", then ".0"
+ * when the text has neither '.' nor exponent (so it reads back as a real), and the exponent
+ * without '+' or leading zeros. Returns the length. */
+static size_t format_real(lua_Number x, char *out) {
+    size_t len = (size_t)snprintf(out, 32, "%.17g", x);
+    char *exp = memchr(out, 'e', len);
+    if (!exp) {
+        if (!memchr(out, '.', len)) {
+            memcpy(out + len, ".0", 3);
+            len += 2;
+        }
+        return len;
+    }
+    char *to = exp + 1 + (exp[1] == '-'), *from = exp + 1 + (exp[1] == '-' || exp[1] == '+');
+    while (*from == '0')
+        from++;
+    memmove(to, from, len + 1 - (size_t)(from - out));
+    return len - (size_t)(from - to);
+}
+
+static int encode_number(struct encoder *e, const struct slot *s, lua_Number x) {
     if (!isfinite(x))
-        return fail_at(c, s, "cannot encode NaN or infinity");
-    if (is_json_integer(x))
-        return attach(c, s, json_integer((json_int_t)x));
-    return attach(c, s, json_real(x));
+        return fail_at(e, s, "cannot encode NaN or infinity");
+    if (reserve(e, 32) != 0)
+        return -1;
+    char *out = e->buf + e->len;
+    e->len += is_json_integer(x) ? format_integer(x, out) : format_real(x, out);
+    return 0;
 }
 
-static int encode_string(lua_State *L, struct encode_call *c, const struct slot *s, int idx) {
+/* Writes the escape of ASCII byte c at out (6 bytes). Returns its length. */
+static size_t escape_byte(unsigned char c, char *out) {
+    static const char hex[] = "0123456789ABCDEF";
+    static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+    const char *f = c ? memchr(from, c, sizeof from - 1) : NULL;
+    out[0] = '\\';
+    if (f) {
+        out[1] = to[f - from];
+        return 2;
+    }
+    memcpy(out + 1, "u00", 3);
+    out[4] = hex[c >> 4];
+    out[5] = hex[c & 15];
+    return 6;
+}
+
+/* Appends str as a JSON string, checking its UTF-8 on the way. Returns 0, -1 with the reason
+ * (out of memory), or -2 if str is not valid UTF-8 (no reason recorded). */
+static int put_string(struct encoder *e, const char *str, size_t len) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run = 0;
+    if (reserve(e, len + 2) != 0)
+        return -1;
+    e->buf[e->len++] = '"';
+    while (i < len) {
+        unsigned char c = s[i];
+        if (len - i >= 8 && plain8(s + i)) {
+            i += 8;
+        } else if ((unsigned char)(c - 0x20) < 0x60 && c != '"' && c != '\\') {
+            i++;
+        } else if (c >= 0x80) {
+            size_t n = utf8_sequence(s + i, len - i);
+            if (n == 0)
+                return -2;
+            i += n;
+        } else {
+            memcpy(e->buf + e->len, s + run, i - run);
+            e->len += i - run;
+            if (reserve(e, 6 + (len - i) + 1) != 0) /* the escape, the rest, the quote */
+                return -1;
+            e->len += escape_byte(c, e->buf + e->len);
+            run = ++i;
+        }
+    }
+    memcpy(e->buf + e->len, s + run, len - run);
+    e->len += len - run;
+    e->buf[e->len++] = '"';
+    return 0;
+}
+
+static int encode_string(lua_State *L, struct encoder *e, const struct slot *s, int idx) {
     size_t len;
     const char *str = lua_tolstring(L, idx, &len);
-    if (!utf8_valid(str, len))
-        return fail_at(c, s, "string is not valid UTF-8");
-    return attach(c, s, json_stringn_nocheck(str, len));
+    int rc = put_string(e, str, len);
+    return rc == -2 ? fail_at(e, s, "string is not valid UTF-8") : rc;
 }
 
 /* Whether the table at idx has exactly the keys 1..n. Needs 2 free stack slots. [-0, +0] */
@@ -381,185 +845,177 @@ enum { AS_OBJECT = -1, AS_MIXED = -2 };
 
 /* How the table at idx encodes: its length n >= 0 as an array, AS_OBJECT, or AS_MIXED (marked
  * as an array but not keyed 1..n). Needs 2 free stack slots. [-0, +0] */
-static long classify(lua_State *L, struct encode_call *c, int idx) {
+static long classify(lua_State *L, struct encoder *e, int idx) {
     const void *mark = NULL;
     if (lua_getmetatable(L, idx)) {
         mark = lua_topointer(L, -1);
         lua_pop(L, 1);
     }
-    if (mark && mark == c->object_mt)
+    if (mark && mark == e->object_mt)
         return AS_OBJECT;
     size_t n = lua_objlen(L, idx);
-    if (mark && mark == c->array_mt)
+    if (mark && mark == e->array_mt)
         return is_sequence(L, idx, n) ? (long)n : AS_MIXED;
     return n > 0 && is_sequence(L, idx, n) ? (long)n : AS_OBJECT;
 }
 
-static int encode_array(lua_State *L, struct encode_call *c, const struct slot *s, int idx,
-                        size_t n, int depth) {
-    json_t *a = json_array();
-    if (attach(c, s, a) != 0)
+static int encode_array(lua_State *L, struct encoder *e, int idx, size_t n, int depth) {
+    if (put_char(e, '[') != 0)
         return -1;
     for (size_t i = 1; i <= n; i++) {
-        struct slot elem = {a, NULL, 0, i};
+        struct slot elem = {NULL, 0, i};
+        if (i > 1 && put_char(e, ',') != 0)
+            return -1;
         lua_rawgeti(L, idx, (int)i);
-        int rc = encode_value(L, c, &elem, lua_gettop(L), depth);
+        int rc = encode_value(L, e, &elem, lua_gettop(L), depth);
         lua_pop(L, 1);
         if (rc != 0)
             return -1;
     }
-    return 0;
+    return put_char(e, ']');
 }
 
-/* Writes number key x into buf (32 bytes) as encode_number would write it. Returns the length. */
+/* Writes number key x into buf (32 bytes) as the Jansson-backed encoder did: like a number
+ * value, but a non-integer without Jansson's touches ("%.17g" as is). Returns the length. */
 static size_t number_key(lua_Number x, char *buf) {
-    int n = is_json_integer(x) ? snprintf(buf, 32, "%lld", (long long)x)
-                               : snprintf(buf, 32, "%.17g", x);
-    return (size_t)n;
+    if (is_json_integer(x))
+        return format_integer(x, buf);
+    return (size_t)snprintf(buf, 32, "%.17g", x);
 }
 
-/* Sets s->key to the text of the table key at idx (a number is written into buf, 32 bytes).
- * Returns 0, or -1 with the reason in c->err. */
-static int member_key(lua_State *L, struct encode_call *c, int idx, char *buf, struct slot *s) {
+/* Whether the table at t also has the string key s (n bytes). Needs 1 free stack slot; may
+ * raise (out of memory). [-0, +0] */
+static int has_string_key(lua_State *L, int t, const char *s, size_t n) {
+    lua_pushlstring(L, s, n);
+    lua_rawget(L, t);
+    int found = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return found;
+}
+
+/* Writes the key at idx of the table at t, and sets s to it. Two keys must not write the same
+ * text, which only a number key and a string key can do. Returns 0, or -1 with the reason. May
+ * raise (out of memory). Needs 1 free stack slot. */
+static int put_key(lua_State *L, struct encoder *e, int t, int idx, char *buf, struct slot *s) {
+    int rc;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING:
         s->key = lua_tolstring(L, idx, &s->keylen);
-        if (!utf8_valid(s->key, s->keylen))
-            return fail(&c->err, "table key is not valid UTF-8");
-        if (memchr(s->key, '\0', s->keylen))
-            return fail(&c->err, "table key contains a NUL byte (JSON decoding refuses those)");
-        return 0;
+        rc = put_string(e, s->key, s->keylen);
+        if (rc == -2)
+            return fail(&e->err, "table key is not valid UTF-8");
+        if (rc == 0 && memchr(s->key, '\0', s->keylen))
+            return fail(&e->err, "table key contains a NUL byte (JSON decoding refuses those)");
+        return rc;
     case LUA_TNUMBER:
         s->keylen = number_key(lua_tonumber(L, idx), buf);
         s->key = buf;
-        return 0;
+        if (has_string_key(L, t, buf, s->keylen))
+            return fail_at(e, s,
+                           "duplicate key (a number key and a string key with the same text)");
+        if (put_char(e, '"') != 0 || put(e, buf, s->keylen) != 0)
+            return -1;
+        return put_char(e, '"');
     default:
-        return fail(&c->err, "table key must be a string or a number, not a %s",
+        return fail(&e->err, "table key must be a string or a number, not a %s",
                     lua_typename(L, lua_type(L, idx)));
     }
 }
 
-static int encode_object(lua_State *L, struct encode_call *c, const struct slot *s, int idx,
-                         int depth) {
-    json_t *o = json_object();
-    if (attach(c, s, o) != 0)
+/* Writes the member whose key and value are on top of the stack. Returns 0, or -1 with the
+ * reason. May raise. Needs 1 free stack slot. [-0, +0] */
+static int encode_member(lua_State *L, struct encoder *e, int t, int depth) {
+    char buf[32];
+    struct slot member = {NULL, 0, 0};
+    int top = lua_gettop(L);
+    if (put_key(L, e, t, top - 1, buf, &member) != 0 || put_char(e, ':') != 0)
+        return -1;
+    return encode_value(L, e, &member, top, depth);
+}
+
+static int encode_object(lua_State *L, struct encoder *e, int idx, int depth) {
+    int first = 1;
+    if (put_char(e, '{') != 0)
         return -1;
     lua_pushnil(L);
     while (lua_next(L, idx)) { /* key, value */
-        char buf[32];
-        struct slot member = {o, NULL, 0, 0};
-        int top = lua_gettop(L);
-        int rc = member_key(L, c, top - 1, buf, &member);
+        int rc = first ? 0 : put_char(e, ',');
+        first = 0;
         if (rc == 0)
-            rc = encode_value(L, c, &member, top, depth);
+            rc = encode_member(L, e, idx, depth);
         lua_pop(L, 1); /* key */
         if (rc != 0) {
             lua_pop(L, 1);
             return -1;
         }
     }
-    return 0;
+    return put_char(e, '}');
 }
 
-/* Converts the table at idx, found at nesting depth `depth` (>= 1), into slot s. Same contract
- * as encode_value. */
-static int encode_table(lua_State *L, struct encode_call *c, const struct slot *s, int idx,
-                        int depth) {
-    if (depth > c->max_depth) {
+/* Writes the table at idx, found at nesting depth `depth` (>= 1). Same contract as
+ * encode_value. */
+static int encode_table(lua_State *L, struct encoder *e, const struct slot *s, int idx, int depth) {
+    if (depth > e->max_depth) {
         char what[64];
-        snprintf(what, sizeof what, "nesting deeper than %d levels (or a cycle)", c->max_depth);
-        return fail_at(c, s, what);
+        snprintf(what, sizeof what, "nesting deeper than %d levels (or a cycle)", e->max_depth);
+        return fail_at(e, s, what);
     }
     luaL_checkstack(L, 3, "JSON nesting");
-    long n = classify(L, c, idx);
+    long n = classify(L, e, idx);
     if (n == AS_MIXED)
-        return fail_at(c, s, "mixed table: marked as an array but not keyed 1..n");
+        return fail_at(e, s, "mixed table: marked as an array but not keyed 1..n");
     if (n == AS_OBJECT)
-        return encode_object(L, c, s, idx, depth);
-    return encode_array(L, c, s, idx, (size_t)n, depth);
+        return encode_object(L, e, idx, depth);
+    return encode_array(L, e, idx, (size_t)n, depth);
 }
 
-/* Converts the Lua value at idx (absolute), found inside `depth` levels of nesting, into slot
- * s. Returns 0, or -1 with the reason in c->err. May raise (stack growth). [-0, +0] */
-static int encode_value(lua_State *L, struct encode_call *c, const struct slot *s, int idx,
-                        int depth) {
+/* Writes the Lua value at idx (absolute), found inside `depth` levels of nesting and at slot s.
+ * Returns 0, or -1 with the reason in e->err. May raise (stack growth). [-0, +0] */
+static int encode_value(lua_State *L, struct encoder *e, const struct slot *s, int idx, int depth) {
     int type = lua_type(L, idx);
     char what[64];
     switch (type) {
     case LUA_TNIL:
-        return attach(c, s, json_null());
+        return put(e, "null", 4);
     case LUA_TBOOLEAN:
-        return attach(c, s, json_boolean(lua_toboolean(L, idx)));
+        return lua_toboolean(L, idx) ? put(e, "true", 4) : put(e, "false", 5);
     case LUA_TNUMBER:
-        return encode_number(c, s, lua_tonumber(L, idx));
+        return encode_number(e, s, lua_tonumber(L, idx));
     case LUA_TSTRING:
-        return encode_string(L, c, s, idx);
+        return encode_string(L, e, s, idx);
     case LUA_TTABLE:
-        return encode_table(L, c, s, idx, depth + 1);
+        return encode_table(L, e, s, idx, depth + 1);
     }
     if (type == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL)
-        return attach(c, s, json_null());
+        return put(e, "null", 4);
     snprintf(what, sizeof what, "cannot encode a %s", lua_typename(L, type));
-    return fail_at(c, s, what);
+    return fail_at(e, s, what);
 }
 
-/* Protected worker of ljson_encode. Arguments: the state, whose `call` is an encode_call, and
- * the value. Returns nothing; the result is in the call's holder, or the reason in its err.
- * May raise (stack growth). */
+/* Protected worker of ljson_encode. Arguments: the state, whose `call` is an encoder, and the
+ * value. Returns nothing; the text is in the encoder, or the reason in its err. May raise
+ * (stack growth). */
 static int encode_worker(lua_State *L) {
     struct ljson_state *st = lua_touserdata(L, 1);
-    struct encode_call *c = st->call;
-    struct slot result = {c->holder, NULL, 0, 0};
-    c->array_mt = st->array_mt;
-    c->object_mt = st->object_mt;
-    encode_value(L, c, &result, 2, 0);
+    struct encoder *e = st->call;
+    struct slot whole = {NULL, 0, 0};
+    e->array_mt = st->array_mt;
+    e->object_mt = st->object_mt;
+    encode_value(L, e, &whole, 2, 0);
     return 0;
-}
-
-/* json_dump_callback sink: appends to an outbuf. */
-static int out_append(const char *chunk, size_t n, void *data) {
-    struct outbuf *o = data;
-    if (o->cap - o->len <= n) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (cap - o->len <= n)
-            cap *= 2;
-        char *p = realloc(o->data, cap);
-        if (!p)
-            return -1;
-        o->data = p;
-        o->cap = cap;
-    }
-    memcpy(o->data + o->len, chunk, n);
-    o->len += n;
-    return 0;
-}
-
-/* v as compact JSON in a NUL-terminated malloc()ed buffer, or NULL with the reason in e. */
-static char *dump(const json_t *v, size_t *len, struct errbuf *e) {
-    struct outbuf o = {NULL, 0, 0};
-    if (json_dump_callback(v, out_append, &o, DUMP_FLAGS) != 0 || !o.data) {
-        free(o.data);
-        fail(e, "out of memory");
-        return NULL;
-    }
-    o.data[o.len] = '\0';
-    *len = o.len;
-    return o.data;
 }
 
 char *ljson_encode(lua_State *L, int idx, int max_depth, size_t *len, char *err, size_t errlen) {
-    struct encode_call c = {{err, errlen, 0}, json_array(), max_depth, NULL, NULL};
-    char *out = NULL;
-    if (!c.holder) {
-        fail(&c.err, "out of memory");
-        return NULL;
-    }
+    struct encoder e = {{err, errlen, 0}, NULL, 0, 0, max_depth, NULL, NULL};
     if (idx < 0 && idx > LUA_REGISTRYINDEX)
         idx = lua_gettop(L) + idx + 1;
-    if (run_protected(L, &encode_key, &c, &c.err, idx, 0) == 0)
-        out = dump(json_array_get(c.holder, 0), len, &c.err);
-    json_decref(c.holder);
-    return out;
+    if (run_protected(L, &encode_key, &e, &e.err, idx, 0) != 0 || reserve(&e, 0) != 0) {
+        free(e.buf); /* what was written before the failure (or a raise) */
+        return NULL;
+    }
+    e.buf[e.len] = '\0';
+    *len = e.len;
+    return e.buf;
 }
 
 /* -- the Lua module ------------------------------------------------------------------------- */

@@ -1,16 +1,17 @@
 /* ljson: the bridge between JSON text and Lua values, and the `json` module room scripts see.
  *
- * Decoding parses with Jansson and converts the tree to Lua inside a protected call; encoding
- * converts a Lua value to a Jansson tree inside a protected call and dumps it outside one. Decoded
- * arrays and objects carry one of two shared marker metatables, so `[]` and `{}` survive a round
- * trip; `json.null` is a light userdata holding NULL. The mapping is documented in
- * docs/lua-api.md, section "JSON". Tables are read raw: metamethods are never called.
+ * A direct codec with no intermediate tree: decoding parses the text straight into Lua values,
+ * encoding writes a Lua value straight into a malloc()ed buffer, each inside a protected call so
+ * that a Lua error (out of memory) cannot leak. It accepts and writes what the Jansson-backed
+ * codec it replaced did (see the top of ljson.c). Decoded arrays and objects carry one of two
+ * shared marker metatables, so `[]` and `{}` survive a round trip; `json.null` is a light
+ * userdata holding NULL. The mapping is documented in docs/lua-api.md, section "JSON". Tables are
+ * read raw: metamethods are never called.
  *
  * ljson_open must run once on a lua_State before anything else here is used on it. */
 #ifndef ROOMD_LJSON_H
 #define ROOMD_LJSON_H
 
-#include <jansson.h>
 #include <lua.h>
 #include <stddef.h>
 
@@ -29,12 +30,14 @@ void ljson_set_max_depth(lua_State *L, int depth);
 
 /* Parses `len` bytes of JSON text and pushes the Lua value. Returns 0 with one value pushed, or -1
  * with nothing pushed and a human-readable reason in err (invalid JSON, invalid UTF-8, nesting
- * deeper than max_depth, out of memory). Never raises: conversion runs inside a protected call
- * so a Lua out-of-memory error cannot leak the json_t. Any JSON value is accepted at the top
- * level (object, array, string, number, true, false, null). JSON integers decode as lua_Number
- * (rounded past 2^53; only numbers past the double range are refused). Jansson's parser stops at
- * 2048 levels whatever max_depth says, and refuses "\u0000" inside object keys. Uses up to 3 free
- * stack slots, and does not call lua_checkstack (which raises in our LuaJIT). */
+ * deeper than max_depth, out of memory). Never raises: parsing runs inside a protected call, and
+ * the scratch buffer it may malloc() is freed after that call, a raise or not. Any JSON
+ * value is accepted at the top level (object, array, string, number, true, false, null). JSON
+ * integers decode as lua_Number (rounded past 2^53; only numbers past the double range are
+ * refused). Like the Jansson parser this replaced, it stops at 2048 levels whatever max_depth
+ * says (a scalar inside 2048 arrays counts as level 2049), and refuses "\u0000" inside object
+ * keys. Uses up to 3 free stack slots, and does not call lua_checkstack (which raises in our
+ * LuaJIT). */
 int ljson_decode(lua_State *L, const char *text, size_t len, int max_depth, char *err,
                  size_t errlen);
 

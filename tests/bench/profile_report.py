@@ -191,7 +191,7 @@ def split(f):
 
     total = (pb.total - pa.total) / dm
     parts = [
-        ("parse JSON (ljson_decode: Jansson json_loadb + Lua table)", D("ljson_decode")),
+        ("parse JSON (ljson_decode: text straight to Lua values)", D("ljson_decode")),
         ("Lua: handler arguments (handler lookup, self, conn)",
          D("dispatch_build") - D("ljson_decode")),
         ("Lua: the handler and VM entry (lua_resume, trampoline, finish)",

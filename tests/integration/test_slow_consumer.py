@@ -95,14 +95,21 @@ class SlowConsumerTest(AsyncServerTestCase):
         reader = await self.server.ws("/relay/" + room)
         try:
             count, blob = 200, "b" * (64 * KIB)  # 12.5 MiB to each member
+            # The reader keeps at most `window` of its own messages in flight: the
+            # server culls any member whose queue passes send_queue_bytes (1 MiB),
+            # and a server faster than this client would otherwise reach that.
+            window, received = 8, 0
 
             async def send_all():
                 for i in range(count):
+                    while i - received >= window:
+                        await asyncio.sleep(0.001)
                     await ws_send_json(reader, {"i": i, "blob": blob})
             sender = asyncio.ensure_future(send_all())
             for i in range(count):
                 msg = await ws_recv_json(reader, 10)
                 self.assertEqual(msg["i"], i)
+                received = i + 1
             await asyncio.wait_for(sender, 10)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
