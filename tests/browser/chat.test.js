@@ -1,25 +1,15 @@
 // chat.test.js: the chat page in real browsers: live messages between two
 // people, presence, the stored history shown to someone who joins later, and
 // the size and rate limits told to the sender.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Roomd, horizontalOverflow, launchBrowser, newPage, screenshot, uniqueRoom, waitText } from "./harness.js";
+import { horizontalOverflow, newPage, screenshot, uniqueRoom, useServerAndBrowser, waitText } from "./harness.js";
 
-let server, browser;
-
-before(async () => {
-    server = await new Roomd().start();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.cleanup();
-});
+const env = useServerAndBrowser();
 
 async function joinChat(room, name, opts) {
-    const page = await newPage(browser, opts);
-    await page.goto(`${server.url}/chat/${encodeURIComponent(room)}`);
+    const page = await newPage(env.browser, opts);
+    await page.goto(`${env.server.url}/chat/${encodeURIComponent(room)}`);
     await page.fill("#name", name);
     await page.click("#name-form button");
     await waitText(page, "#status", "live");
@@ -102,7 +92,7 @@ test("too long and too fast messages get a clear error and reach nobody", async 
 });
 
 test("a name is required", async () => {
-    const page = await newPage(browser);
-    await page.goto(`${server.url}/chat/${uniqueRoom("noname")}?name=%20`);
+    const page = await newPage(env.browser);
+    await page.goto(`${env.server.url}/chat/${uniqueRoom("noname")}?name=%20`);
     await waitText(page, "#status", "disconnected: pick a name");
 });

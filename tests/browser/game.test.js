@@ -1,25 +1,15 @@
 // game.test.js: tic-tac-toe in real browsers: two players and a spectator, the
 // room refusing illegal moves, a win, a rematch, and a reloaded player page
 // taking its seat back.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Roomd, horizontalOverflow, launchBrowser, newPage, screenshot, uniqueRoom, waitText } from "./harness.js";
+import { horizontalOverflow, newPage, screenshot, uniqueRoom, useServerAndBrowser, waitText } from "./harness.js";
 
-let server, browser;
-
-before(async () => {
-    server = await new Roomd().start();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.cleanup();
-});
+const env = useServerAndBrowser();
 
 async function openGame(room, opts) {
-    const page = await newPage(browser, opts);
-    await page.goto(`${server.url}/game/${encodeURIComponent(room)}`);
+    const page = await newPage(env.browser, opts);
+    await page.goto(`${env.server.url}/game/${encodeURIComponent(room)}`);
     await waitText(page, "#status", "live");
     return page;
 }
@@ -91,7 +81,7 @@ test("a full game: illegal moves refused, a reload keeps the seat, a win, a rema
     await waitText(alice, "#turn", "O to play");
     for (const p of [alice, bob, carol]) assert.deepEqual(p.errors, []);
 
-    const stored = await (await fetch(`${server.url}/game/${encodeURIComponent(room)}`)).json();
+    const stored = await (await fetch(`${env.server.url}/game/${encodeURIComponent(room)}`)).json();
     assert.deepEqual(stored.score, { X: 1, O: 0, draw: 0 });
     assert.equal(JSON.stringify(stored).includes(await alice.evaluate(() => localStorage.getItem("roomd-player"))), false,
         "a player's token is shown to others");

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -128,4 +129,19 @@ export async function waitText(page, selector, text, timeout = TIMEOUT_MS) {
         [selector, text],
         { timeout },
     );
+}
+
+// Starts roomd (with --set for each of sets) and Chromium before the file's tests and stops
+// both after them; the returned object's server and browser are set once they are up.
+export function useServerAndBrowser(sets = []) {
+    const env = {};
+    before(async () => {
+        env.server = await new Roomd(sets).start();
+        env.browser = await launchBrowser();
+    });
+    after(async () => {
+        await env.browser?.close();
+        await env.server?.cleanup();
+    });
+    return env;
 }

@@ -1,23 +1,13 @@
 // landing.test.js: the landing page lists the demos and opens a room by name.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Roomd, horizontalOverflow, launchBrowser, newPage, screenshot, waitText } from "./harness.js";
+import { horizontalOverflow, newPage, screenshot, useServerAndBrowser, waitText } from "./harness.js";
 
-let server, browser;
-
-before(async () => {
-    server = await new Roomd().start();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.cleanup();
-});
+const env = useServerAndBrowser();
 
 test("the landing page opens a demo room by name", async () => {
-    const page = await newPage(browser, { phone: true });
-    await page.goto(server.url + "/");
+    const page = await newPage(env.browser, { phone: true });
+    await page.goto(env.server.url + "/");
     const demos = await page.$$eval(".demos h2 a", (links) => links.map((a) => a.getAttribute("href")));
     assert.deepEqual(demos, ["/vote/lobby", "/chat/lobby", "/game/lobby"]);
     assert.equal(await horizontalOverflow(page), 0, "the phone page scrolls sideways");
@@ -26,7 +16,7 @@ test("the landing page opens a demo room by name", async () => {
     await page.selectOption("#demo", "game");
     await page.fill("#room-name", "room with spaces");
     await page.click("#open button");
-    await page.waitForURL(server.url + "/game/room%20with%20spaces");
+    await page.waitForURL(env.server.url + "/game/room%20with%20spaces");
     await waitText(page, "#room", "room with spaces");
     await waitText(page, "#status", "live");
     assert.deepEqual(page.errors, []);

@@ -1,25 +1,15 @@
 // restart.test.js: roomd stops and starts again (same port, same data) while
 // pages are open: every page sees the connection go, reconnects by itself,
 // and shows the stored state; the game player keeps the seat.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Roomd, launchBrowser, newPage, uniqueRoom, waitText } from "./harness.js";
+import { newPage, uniqueRoom, useServerAndBrowser, waitText } from "./harness.js";
 
-let server, browser;
-
-before(async () => {
-    server = await new Roomd().start();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.cleanup();
-});
+const env = useServerAndBrowser();
 
 async function open(path) {
-    const page = await newPage(browser);
-    await page.goto(server.url + path);
+    const page = await newPage(env.browser);
+    await page.goto(env.server.url + path);
     return page;
 }
 
@@ -39,14 +29,14 @@ test("pages reconnect after a restart and show what was stored", async () => {
 
     const game = await open(`/game/${uniqueRoom("restart")}`);
     await waitText(game, "#you", "playing X");
-    const rival = await open(game.url().replace(server.url, ""));
+    const rival = await open(game.url().replace(env.server.url, ""));
     await waitText(rival, "#you", "playing O");
     await game.click("#cell4");
     await waitText(rival, "#cell4", "X");
 
-    await server.stop();
+    await env.server.stop();
     for (const page of [vote, chat, game]) await page.waitForFunction(notLive);
-    await server.start();
+    await env.server.start();
 
     for (const page of [vote, chat, game, rival]) await waitText(page, "#status", "live");
     await waitText(vote, "#count1", "1");

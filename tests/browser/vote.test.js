@@ -1,25 +1,15 @@
 // vote.test.js: the vote page in real browsers: live counts between two
 // people in one room, nothing in another room, the node shown, expiry visible.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Roomd, horizontalOverflow, launchBrowser, newPage, screenshot, uniqueRoom, waitText } from "./harness.js";
+import { horizontalOverflow, newPage, screenshot, uniqueRoom, useServerAndBrowser, waitText } from "./harness.js";
 
 const TTL_S = 3;
-let server, browser;
-
-before(async () => {
-    server = await new Roomd([`vote.ttl=${TTL_S}`]).start();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.cleanup();
-});
+const env = useServerAndBrowser([`vote.ttl=${TTL_S}`]);
 
 async function openVote(room, opts) {
-    const page = await newPage(browser, opts);
-    await page.goto(`${server.url}/vote/${encodeURIComponent(room)}`);
+    const page = await newPage(env.browser, opts);
+    await page.goto(`${env.server.url}/vote/${encodeURIComponent(room)}`);
     await waitText(page, "#status", "live");
     return page;
 }
@@ -44,7 +34,7 @@ test("a vote in one browser shows in another within a second, not in another roo
     assert.equal(await carol.textContent("#count0"), "0");
     assert.equal(await carol.textContent("#count1"), "0");
 
-    const stored = await (await fetch(`${server.url}/vote/${encodeURIComponent(room)}`)).json();
+    const stored = await (await fetch(`${env.server.url}/vote/${encodeURIComponent(room)}`)).json();
     assert.deepEqual(stored.votes, [1, 1]);
     assert.equal(await horizontalOverflow(bob), 0, "the phone page scrolls sideways");
     await screenshot(alice, "vote-desktop");
