@@ -11,7 +11,7 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_G
 mkdir -p out
 build() { clang "${flags[@]}" -o "out/$1" "$1.c" "${@:2}"; }
 build fuzz_route "$root/server/route.c"
-build fuzz_ljson "$root/lua/ljson.c" $(pkg-config --libs luajit jansson) -lm
+build fuzz_ljson "$root/lua/ljson.c" "$root/lua/ljson_decode.c" "$root/lua/ljson_encode.c" $(pkg-config --libs luajit jansson) -lm
 for name in fuzz_route fuzz_ljson; do
     mkdir -p "out/corpus-$name"
     echo "fuzzing $name for ${seconds}s"
