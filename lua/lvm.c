@@ -451,8 +451,10 @@ void lvm_release_thread(struct lvm *vm, int ref) {
 }
 
 void lvm_return_thread(struct lvm *vm, lua_State *co, int ref) {
-    if (vm->n_pool == THREAD_POOL)
-        return lvm_release_thread(vm, ref);
+    if (vm->n_pool == THREAD_POOL) {
+        lvm_release_thread(vm, ref);
+        return;
+    }
     lua_settop(co, 0);
     vm->pool[vm->n_pool++] = (struct pooled_thread){co, ref};
 }

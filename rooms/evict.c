@@ -16,7 +16,7 @@
  * eviction keeps up with activations (~25,000 a second here) in slices of ~30 ms. */
 #define EVICT_PER_SWEEP 2000
 #define BACKLOG_SWEEP_US (50 * LWS_US_PER_MS)
-#define COLLECT_BUDGET_US 10000
+#define COLLECT_BUDGET_MS 10
 
 static struct lws_context *context;
 static lws_sorted_usec_list_t timer;
@@ -65,7 +65,7 @@ static void sweep(lws_sorted_usec_list_t *sul) {
         log_info("hibernated %zu rooms", s.hibernated);
     if (s.n || s.hibernated)
         ns_collect_soon();
-    ns_collect_step(COLLECT_BUDGET_US);
+    ns_collect_step(COLLECT_BUDGET_MS);
     free(s.found);
     lws_sul_schedule(context, 0, &timer, sweep,
                      s.n == EVICT_PER_SWEEP ? BACKLOG_SWEEP_US : SWEEP_US);

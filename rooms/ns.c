@@ -4,6 +4,7 @@
 #include "ljson.h"
 #include "lvm.h"
 #include "outbuf.h"
+#include "room.h"
 #include "room_limits.h"
 #include "room_lua.h"
 #include "storage_lua.h"
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static struct ns *all; /* every namespace created and not freed */
 
@@ -108,23 +108,16 @@ struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen) {
     return old;
 }
 
-/* Microseconds on the monotonic clock. */
-static long long now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void ns_collect_soon(void) {
     for (struct ns *ns = all; ns; ns = ns->next)
         ns->collect_pending = true;
 }
 
-void ns_collect_step(long budget_us) {
-    long long deadline = now_us() + budget_us;
-    for (struct ns *ns = all; ns && now_us() < deadline; ns = ns->next) {
+void ns_collect_step(long budget_ms) {
+    long long deadline = room_clock_ms() + budget_ms;
+    for (struct ns *ns = all; ns && room_clock_ms() < deadline; ns = ns->next) {
         lua_State *L = lvm_state(ns->vm);
-        while (ns->collect_pending && now_us() < deadline)
+        while (ns->collect_pending && room_clock_ms() < deadline)
             ns->collect_pending = lua_gc(L, LUA_GCSTEP, 256) == 0; /* 1: the cycle ended */
     }
 }

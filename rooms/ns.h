@@ -45,9 +45,9 @@ int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong);
  * back what they held; LuaJIT would wait for new allocations), run by ns_collect_step. */
 void ns_collect_soon(void);
 
-/* Advances the cycles ns_collect_soon asked for, for about budget_us at most, so a large heap
+/* Advances the cycles ns_collect_soon asked for, for about budget_ms at most, so a large heap
  * is collected over several calls instead of in one long pause. */
-void ns_collect_step(long budget_us);
+void ns_collect_step(long budget_ms);
 
 /* Frees the namespace and its VM. Every room of it must be gone. Accepts NULL. */
 void ns_free(struct ns *ns);

@@ -258,25 +258,30 @@ static void commit_failed(struct room *r, struct ticket *t) {
     room_committed(r, false);
 }
 
-void room_store_commit(struct room *r, const struct storage_writes *w) {
-    char key[KEY_MAX];
-    room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
+/* w as MULTI ... EXEC, EXEC's reply to on_committed(t). Returns 0, or -1 (no connection). */
+static int send_transaction(struct room *r, const char *key, const struct storage_writes *w,
+                            struct ticket *t) {
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *del[] = {"DEL", key};
-    struct ticket *t = ticket_new(r);
-    if (!t)
-        return commit_failed(r, t);
-    if (single_command(r, w)) {
-        bool deletes = w->entries[0].value == NULL;
-        if (send_writes(key, w, deletes, on_written, t) != 0)
-            commit_failed(r, t);
-        return;
-    }
     /* hiredis queues them all at once: they leave in one write with other rooms' commits. */
     if (send_part(1, multi, NULL) != 0 || (w->cleared && send_part(2, del, NULL) != 0) ||
         send_writes(key, w, true, NULL, NULL) != 0 || send_writes(key, w, false, NULL, NULL) != 0 ||
         (w->alarm_changed && send_alarm(r, key, w) != 0) ||
         (!r->epoch_stored && send_epoch(r, key) != 0) ||
         store_command(on_committed, t, 1, exec, NULL) != 0)
-        return commit_failed(r, t);
+        return -1;
     r->epoch_stored = true; /* a failed commit resets the room: the next activation writes it */
+    return 0;
+}
+
+void room_store_commit(struct room *r, const struct storage_writes *w) {
+    char key[KEY_MAX];
+    room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
+    struct ticket *t = ticket_new(r);
+    int rc = -1;
+    if (t && single_command(r, w))
+        rc = send_writes(key, w, w->entries[0].value == NULL, on_written, t);
+    else if (t)
+        rc = send_transaction(r, key, w, t);
+    if (rc != 0)
+        commit_failed(r, t);
 }

@@ -11,6 +11,8 @@
  * usage: httpgen --port P [--host A] [--conns C] --count N [--prefix /counter/scale-]
  *                [--start S] [--deadline SECS] [--label TEXT] */
 #define _GNU_SOURCE
+#include "bench.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -56,22 +58,6 @@ static struct {
 
 static int epfd;
 static struct conn *conns;
-
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "httpgen: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void watch(struct conn *c, uint32_t events, int op) {
     struct epoll_event ev = {.events = events, .data.ptr = c};

@@ -27,6 +27,8 @@
  * deliveries per server CPU-second, fair even when the generator is the
  * bottleneck; server_user_s and server_sys_s split it. */
 #define _GNU_SOURCE
+#include "bench.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -126,22 +128,6 @@ static struct {
     uint64_t hist_n;
     int pending_connects, opened, failed;
 } st;
-
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "loadgen: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint32_t xorshift(void) {
     rng ^= rng << 13;
