@@ -1,12 +1,13 @@
 /* alarm: the poller of the alarm index; see alarm.h. */
 #include "alarm.h"
 
+#include "clock.h"
 #include "log.h"
 #include "ns.h"
 #include "registry.h"
 #include "room.h"
+#include "room_limits.h"
 #include "room_store.h"
-#include "route.h"
 #include "store.h"
 
 #include <libwebsockets.h>
@@ -20,7 +21,7 @@ static lws_sorted_usec_list_t timer;
 static bool asking; /* a poll's reply has not come yet */
 
 static void wake(const redisReply *member) {
-    char ns_name[ROUTE_NS_MAX + 1], id[ROUTE_ID_MAX];
+    char ns_name[ROOM_NS_MAX + 1], id[ROOM_ID_MAX];
     size_t id_len;
     if (member->type != REDIS_REPLY_STRING ||
         room_store_parse_member(member->str, member->len, ns_name, sizeof ns_name, id, &id_len,
@@ -47,7 +48,7 @@ static void poll_due(lws_sorted_usec_list_t *sul) {
     (void)sul;
     if (!asking && store_connected()) {
         char now[32];
-        snprintf(now, sizeof now, "%lld", room_wall_ms());
+        snprintf(now, sizeof now, "%lld", clock_wall_ms());
         const char *argv[] = {"ZRANGEBYSCORE", ROOM_STORE_ALARMS, "-inf", now, "LIMIT", "0", BATCH};
         asking = store_command(on_due, NULL, 7, argv, NULL) == 0;
     }

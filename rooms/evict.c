@@ -1,6 +1,7 @@
 /* evict: the once-a-second sweep of idle rooms; see evict.h. */
 #include "evict.h"
 
+#include "clock.h"
 #include "log.h"
 #include "ns.h"
 #include "registry.h"
@@ -51,7 +52,7 @@ static void collect(struct room *r, void *arg) {
 
 static void sweep(lws_sorted_usec_list_t *sul) {
     (void)sul;
-    long long now = room_clock_ms();
+    long long now = clock_ms();
     struct sweep s = {.before_ms = now - idle_ms, .hibernate_before_ms = now - hibernate_ms};
     registry_each(collect, &s);
     for (size_t i = 0; i < s.n; i++) {

@@ -1,6 +1,7 @@
 /* ns: one room script in one VM; see ns.h. */
 #include "ns.h"
 
+#include "clock.h"
 #include "ljson.h"
 #include "lvm.h"
 #include "outbuf.h"
@@ -114,10 +115,10 @@ void ns_collect_soon(void) {
 }
 
 void ns_collect_step(long budget_ms) {
-    long long deadline = room_clock_ms() + budget_ms;
-    for (struct ns *ns = all; ns && room_clock_ms() < deadline; ns = ns->next) {
+    long long deadline = clock_ms() + budget_ms;
+    for (struct ns *ns = all; ns && clock_ms() < deadline; ns = ns->next) {
         lua_State *L = lvm_state(ns->vm);
-        while (ns->collect_pending && room_clock_ms() < deadline)
+        while (ns->collect_pending && clock_ms() < deadline)
             ns->collect_pending = lua_gc(L, LUA_GCSTEP, 256) == 0; /* 1: the cycle ended */
     }
 }

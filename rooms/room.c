@@ -6,6 +6,7 @@
  * memory) fails the turn, never the process. */
 #include "room.h"
 
+#include "clock.h"
 #include "conn.h"
 #include "gate.h"
 #include "ljson.h"
@@ -60,7 +61,7 @@ struct room *room_new(struct ns *ns, const char *id, size_t len) {
     r->id_len = len;
     r->ns = ns;
     r->self_ref = r->thread_ref = r->storage_ref = LUA_NOREF;
-    r->last_active_ms = room_clock_ms();
+    r->last_active_ms = clock_ms();
     r->generation = next_generation++;
     set_tag(r);
     return r;
@@ -106,7 +107,7 @@ static void build_alarm(lua_State *co, struct turn *t) {
     lua_getfield(co, -1, "_alarm");
     double when = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : 0;
     lua_pop(co, 1);
-    if (when > (double)room_wall_ms()) {
+    if (when > (double)clock_wall_ms()) {
         lua_pop(co, 1);
         return;
     }
@@ -240,7 +241,7 @@ static void retry_alarm(struct room *r) {
         return;
     }
     double when =
-        (double)room_wall_ms() + ALARM_FIRST_RETRY_MS * (double)(1 << (r->alarm_retries - 1));
+        (double)clock_wall_ms() + ALARM_FIRST_RETRY_MS * (double)(1 << (r->alarm_retries - 1));
     r->alarm_is_retry = true;
     if (storage_lua_set_alarm(r->ns->vm, r, when) != 0)
         log_error("[room %s] out of memory retrying the alarm", r->tag);
@@ -492,18 +493,6 @@ void room_committed(struct room *r, bool ok) {
     drain(r);
 }
 
-long long room_wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long room_clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool room_is_idle(const struct room *r, long long idle_since_ms) {
     return !r->conns && !r->q_head && !r->loading && !r->committing && !r->draining && !r->n_held &&
            r->last_active_ms < idle_since_ms;
@@ -520,7 +509,7 @@ static int post(struct room *r, struct event *ev, bool always) {
         r->q_head = ev;
     r->q_tail = ev;
     r->q_len++;
-    r->last_active_ms = room_clock_ms();
+    r->last_active_ms = clock_ms();
     drain(r);
     return 0;
 }

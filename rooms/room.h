@@ -117,12 +117,6 @@ void room_hibernate(struct room *r);
  * touching it; the next event loads and starts the room under the new code. */
 void room_detach_lua(struct room *r);
 
-/* The wall clock in milliseconds since the epoch: the time alarms are set in. */
-long long room_wall_ms(void);
-
-/* The monotonic clock in milliseconds. */
-long long room_clock_ms(void);
-
 /* The room's alarm may be due: queues an alarm turn (unless one is queued already). */
 void room_post_alarm(struct room *r);
 

@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+/* The longest namespace name and room id, in bytes: fixed, not configurable. */
+#define ROOM_NS_MAX 32
+#define ROOM_ID_MAX 256
+
 struct limits {
     size_t message_bytes;    /* largest WebSocket message accepted */
     size_t body_bytes;       /* largest HTTP request body accepted */

@@ -14,7 +14,7 @@ echo "== luacheck"
 luacheck --quiet conf demos tests/lua tests/bench rooms/storage.lua
 
 echo "== clang-format"
-clang-format --dry-run -Werror server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] \
+clang-format --dry-run -Werror base/*.[ch] server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] \
     tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/bench/peers/*.c
 
 echo "== fuzzing (tests/fuzz: route and JSON parsers, 20 s each)"

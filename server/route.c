@@ -5,7 +5,7 @@
 #include <string.h>
 
 bool route_ns_valid(const char *s, size_t len) {
-    if (len == 0 || len > ROUTE_NS_MAX || s[0] < 'a' || s[0] > 'z')
+    if (len == 0 || len > ROOM_NS_MAX || s[0] < 'a' || s[0] > 'z')
         return false;
     for (size_t i = 1; i < len; i++) {
         char c = s[i];
@@ -20,7 +20,7 @@ bool route_id_valid(const char *s, size_t len, const char **why) {
         *why = "room id is empty";
         return false;
     }
-    if (len > ROUTE_ID_MAX) {
+    if (len > ROOM_ID_MAX) {
         *why = "room id is longer than 256 bytes";
         return false;
     }

@@ -8,11 +8,10 @@
 #ifndef ROOMD_ROUTE_H
 #define ROOMD_ROUTE_H
 
+#include "room_limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
-
-#define ROUTE_NS_MAX 32
-#define ROUTE_ID_MAX 256
 
 enum route_kind {
     ROUTE_HEALTH, /* GET /healthz */

@@ -3,6 +3,7 @@
  * answer); once established, the socket gets a conn in its room and every
  * frame, write chance and close is handed to that conn and room. The join
  * handler runs as the room's next turn; it may still refuse (close 1008). */
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -105,7 +106,7 @@ int ws_on_receive(struct session *s, const void *in, size_t len) {
     size_t n;
     bool binary;
     char *msg = conn_take_message(c, &n, &binary);
-    if (!conn_take_token(c, room_clock_ms())) {
+    if (!conn_take_token(c, clock_ms())) {
         free(msg);
         return 0;
     }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 seconds=${FUZZ_SECONDS:-20}
 root=../..
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE
-       -I"$root/server" -I"$root/lua" $(pkg-config --cflags luajit jansson))
+       -I"$root/server" -I"$root/rooms" -I"$root/lua" $(pkg-config --cflags luajit jansson))
 mkdir -p out
 build() { clang "${flags[@]}" -o "out/$1" "$1.c" "${@:2}"; }
 build fuzz_route "$root/server/route.c"

@@ -3,6 +3,8 @@
 #ifndef ROOMD_LOG_H
 #define ROOMD_LOG_H
 
+#include "clock.h"
+
 #include <stdlib.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -37,15 +39,13 @@ struct log_limit {
 int log_limit_pass(struct log_limit *l, long long now_ms, long long interval_ms,
                    unsigned long *held_back);
 
-long long log_now_ms(void);
-
 /* log_print for lines a client can cause in a flood: at most one per second per call site, the
  * next one printed says how many were held back. */
 #define log_limited(level, ...)                                                                    \
     do {                                                                                           \
         static struct log_limit limit_;                                                            \
         unsigned long held_;                                                                       \
-        if (log_enabled(level) && log_limit_pass(&limit_, log_now_ms(), 1000, &held_)) {           \
+        if (log_enabled(level) && log_limit_pass(&limit_, clock_ms(), 1000, &held_)) {             \
             if (held_)                                                                             \
                 log_print(level, "(%lu more like the next line held back)", held_);                \
             log_print(level, __VA_ARGS__);                                                         \

@@ -57,9 +57,3 @@ int log_limit_pass(struct log_limit *l, long long now_ms, long long interval_ms,
     l->next_ms = now_ms + interval_ms;
     return 1;
 }
-
-long long log_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

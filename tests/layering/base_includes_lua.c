@@ -1,0 +1,2 @@
+/* Compiled as part of base/: no other layer may be seen from here. */
+#include "lvm.h"

@@ -1,0 +1,2 @@
+/* Compiled as part of lua/: rooms/ sits above it. */
+#include "room.h"

@@ -1,0 +1,2 @@
+/* Compiled as part of rooms/: server/ sits above it. */
+#include "server.h"
