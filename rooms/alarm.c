@@ -65,3 +65,9 @@ void alarm_stop(void) {
         lws_sul_cancel(&timer);
     context = NULL;
 }
+
+long long alarm_retry_at(int failed_runs, long long now_ms) {
+    if (failed_runs < 1 || failed_runs > ALARM_RETRIES)
+        return 0;
+    return now_ms + ALARM_FIRST_RETRY_MS * (1LL << (failed_runs - 1));
+}

@@ -10,10 +10,17 @@
 struct lws_context;
 
 #define ALARM_POLL_MS 200
+#define ALARM_RETRIES 6
+#define ALARM_FIRST_RETRY_MS 1000
 
 /* Starts polling on the loop of context. */
 void alarm_start(struct lws_context *context);
 
 void alarm_stop(void);
+
+/* When a failed alarm runs again, after its failed_runs-th failure (1, 2, ...) at now_ms (wall
+ * clock): 1, 2, 4 ... 32 seconds later; 0 once it has failed ALARM_RETRIES + 1 times, and is
+ * dropped. */
+long long alarm_retry_at(int failed_runs, long long now_ms);
 
 #endif

@@ -1,11 +1,20 @@
-/* room: the per-room FIFO of events and the turns that run them; see room.h.
+/* room: the per-room FIFO of events, the turns that run them, and the room's
+ * lifecycle; see room.h.
  *
- * A turn runs on the room's coroutine through lvm_run: build pushes the
- * handler and its arguments, finish reads what it returned. Both run inside
- * the coroutine, so anything that raises (a bad return value, out of
+ * The lifecycle is enum room_state, changed only by set_state against the
+ * table below. An event that needs the room loads it (COLD -> LOADING ->
+ * LOADED); the first turn runs init first (LOADED -> READY); a turn that
+ * wrote waits for its checkpoint (-> COMMITTING -> back); hibernation, a
+ * reload, a runaway turn or a failed checkpoint drop the Lua instance
+ * (-> COLD), and the next event starts again from storage.
+ *
+ * A turn runs on a thread borrowed from the VM through lvm_run: build pushes
+ * the handler and its arguments, finish reads what it returned. Both run
+ * inside that thread, so anything that raises (a bad return value, out of
  * memory) fails the turn, never the process. */
 #include "room.h"
 
+#include "alarm.h"
 #include "clock.h"
 #include "conn.h"
 #include "gate.h"
@@ -30,8 +39,9 @@
 struct turn {
     struct lvm_turn base; /* first: lvm hands it back to build and finish */
     struct room *room;
-    struct event *ev; /* NULL for init */
-    bool refused;     /* join said no */
+    struct event *ev;   /* NULL for init */
+    bool refused;       /* join said no */
+    bool cpu_limit_hit; /* ran past the CPU limit: its writes are dropped, the room resets */
     char reason[124];
     char bad_message[160]; /* a message that could not be decoded */
 };
@@ -50,6 +60,22 @@ static void set_tag(struct room *r) {
 
 static uint64_t next_generation = 1;
 
+/* allowed[from] has bit (1 << to) set for each move the lifecycle makes. */
+#define TO(s) (1u << (s))
+static const unsigned allowed[] = {
+    [ROOM_COLD] = TO(ROOM_LOADING),
+    [ROOM_LOADING] = TO(ROOM_LOADED) | TO(ROOM_COLD),
+    [ROOM_LOADED] = TO(ROOM_READY) | TO(ROOM_COMMITTING) | TO(ROOM_COLD),
+    [ROOM_READY] = TO(ROOM_COMMITTING) | TO(ROOM_COLD),
+    [ROOM_COMMITTING] = TO(ROOM_READY) | TO(ROOM_LOADED) | TO(ROOM_COLD),
+};
+#undef TO
+
+static void set_state(struct room *r, enum room_state to) {
+    rd_assert(allowed[r->state] & (1u << to));
+    r->state = to;
+}
+
 struct room *room_new(struct ns *ns, const char *id, size_t len) {
     struct room *r = calloc(1, sizeof *r);
     if (!r || !(r->id = malloc(len + 1))) {
@@ -60,6 +86,7 @@ struct room *room_new(struct ns *ns, const char *id, size_t len) {
     r->id[len] = '\0';
     r->id_len = len;
     r->ns = ns;
+    r->state = ROOM_COLD;
     r->self_ref = r->thread_ref = r->storage_ref = LUA_NOREF;
     r->last_active_ms = clock_ms();
     r->generation = next_generation++;
@@ -118,7 +145,7 @@ static void build_alarm(lua_State *co, struct turn *t) {
         return;
     lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
     lua_createtable(co, 0, 1);
-    lua_pushinteger(co, r->alarm_retries);
+    lua_pushinteger(co, r->alarm.retries);
     lua_setfield(co, -2, "retry_count");
 }
 
@@ -207,6 +234,8 @@ static void drop_thread(struct room *r) {
     r->co = NULL;
 }
 
+/* Runs t on a thread borrowed from the VM. A failed thread is dead and goes; a finished one
+ * goes back to the VM's pool for the next turn of any room. */
 static enum lvm_result run_turn(struct room *r, struct turn *t) {
     char err[4096];
     if (!r->co && !(r->co = lvm_new_thread(r->ns->vm, &r->thread_ref))) {
@@ -221,8 +250,8 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
     if (res == LVM_FAILED) {
         log_error("[room %s] %s handler failed: %s", r->tag, handler_name(t->ev), err);
         drop_thread(r);
-        r->reset_after_turn = lvm_take_cpu_limit_hit(r->ns->vm);
-    } else { /* done: the thread goes back to the VM's pool for the next turn of any room */
+        t->cpu_limit_hit = lvm_take_cpu_limit_hit(r->ns->vm);
+    } else {
         lvm_return_thread(r->ns->vm, r->co, r->thread_ref);
         r->thread_ref = LUA_NOREF;
         r->co = NULL;
@@ -230,20 +259,16 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
     return res;
 }
 
-#define ALARM_RETRIES 6
-#define ALARM_FIRST_RETRY_MS 1000
-
-/* A failed alarm runs again after 1, 2, 4 ... seconds, ALARM_RETRIES times at most. */
+/* The alarm failed: it runs again when alarm_retry_at says, or is dropped. */
 static void retry_alarm(struct room *r) {
-    if (++r->alarm_retries > ALARM_RETRIES) {
-        log_error("[room %s] alarm failed %d times: dropped", r->tag, ALARM_RETRIES + 1);
-        r->alarm_retries = 0;
+    long long when = alarm_retry_at(++r->alarm.retries, clock_wall_ms());
+    if (when == 0) {
+        log_error("[room %s] alarm failed %d times: dropped", r->tag, r->alarm.retries);
+        r->alarm.retries = 0;
         return;
     }
-    double when =
-        (double)clock_wall_ms() + ALARM_FIRST_RETRY_MS * (double)(1 << (r->alarm_retries - 1));
-    r->alarm_is_retry = true;
-    if (storage_lua_set_alarm(r->ns->vm, r, when) != 0)
+    r->alarm.retrying = true;
+    if (storage_lua_set_alarm(r->ns->vm, r, (double)when) != 0)
         log_error("[room %s] out of memory retrying the alarm", r->tag);
 }
 
@@ -276,11 +301,11 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
         remove_conn(r, c);
         break;
     case EVENT_ALARM:
-        r->alarm_queued = false;
+        r->alarm.queued = false;
         if (res == LVM_FAILED)
             retry_alarm(r);
         else
-            r->alarm_retries = 0;
+            r->alarm.retries = 0;
         break;
     }
 }
@@ -305,19 +330,9 @@ static int start(struct room *r) {
         room_lua_forget_room(lvm_state(r->ns->vm), r);
         return -1;
     }
-    r->started = true;
+    set_state(r, ROOM_READY);
     log_debug("[room %s] started", r->tag);
     return 0;
-}
-
-/* The room could not start (init failed): the event fails without a turn. */
-static void fail_unstarted(struct room *r, struct event *ev) {
-    struct turn t = {.room = r, .ev = ev};
-    if (ev->kind == EVENT_REQUEST)
-        request_fail(ev->req, 500, "room failed to start");
-    else if (ev->kind == EVENT_MESSAGE)
-        snprintf(t.bad_message, sizeof t.bad_message, "room failed to start");
-    complete_event(r, &t, ev->kind == EVENT_REQUEST ? LVM_DONE : LVM_FAILED);
 }
 
 /* An event nobody is left to run for (see wanted): only the bookkeeping. */
@@ -346,26 +361,32 @@ static struct event *pop_event(struct room *r) {
 
 static void reset(struct room *r);
 
+/* Holds the room while its writes are stored; room_committed ends it. */
+static void begin_commit(struct room *r) {
+    r->after_commit = r->state;
+    set_state(r, ROOM_COMMITTING);
+}
+
 /* The turn is over: store its writes, or let its output go at once if it wrote nothing. */
-static void end_turn(struct room *r) {
+static void end_turn(struct room *r, const struct turn *t) {
     struct storage_writes w;
-    if (r->reset_after_turn) { /* a runaway turn: nothing of it stays, the room restarts */
-        r->reset_after_turn = false;
+    if (t->cpu_limit_hit) { /* a runaway turn: nothing of it stays, the room restarts */
         gate_release(r, false);
         reset(r);
         return;
     }
     if (storage_lua_take_writes(r->ns->vm, r, &w) != 0) {
         log_error("[room %s] out of memory collecting the turn's writes", r->tag);
+        begin_commit(r);
         room_committed(r, false);
         return;
     }
     /* An alarm the script set (or deleted) starts over; a retry keeps its count. */
-    if (w.alarm_changed && !r->alarm_is_retry)
-        r->alarm_retries = 0;
-    r->alarm_is_retry = false;
+    if (w.alarm_changed && !r->alarm.retrying)
+        r->alarm.retries = 0;
+    r->alarm.retrying = false;
     if ((w.n || w.cleared || w.alarm_changed) && room_store_enabled()) {
-        r->committing = true;
+        begin_commit(r);
         room_store_commit(r, &w);
     } else {
         gate_release(r, true);
@@ -373,39 +394,64 @@ static void end_turn(struct room *r) {
     storage_writes_free(&w);
 }
 
-/* Runs one event, or loads the room's storage first. Returns false when the event has to wait
- * (storage is being read). */
+/* The room could not start (init failed): the event fails without a turn; the room stays
+ * LOADED, and its next event runs init again. */
+static void fail_unstarted(struct room *r, struct event *ev) {
+    struct turn t = {.room = r, .ev = ev};
+    if (ev->kind == EVENT_REQUEST)
+        request_fail(ev->req, 500, "room failed to start");
+    else if (ev->kind == EVENT_MESSAGE)
+        snprintf(t.bad_message, sizeof t.bad_message, "room failed to start");
+    complete_event(r, &t, ev->kind == EVENT_REQUEST ? LVM_DONE : LVM_FAILED);
+    end_turn(r, &t);
+}
+
+/* Runs ev as the room's turn (the room is READY). */
+static void run_event_turn(struct room *r, struct event *ev) {
+    struct turn t = {.base = {build, finish, false}, .room = r, .ev = ev};
+    complete_event(r, &t, run_turn(r, &t));
+    end_turn(r, &t);
+}
+
+/* Reads the room's storage: room_loaded follows, maybe before this returns. */
+static void load(struct room *r) {
+    set_state(r, ROOM_LOADING);
+    if (room_store_enabled())
+        room_store_load(r);
+    else
+        room_loaded(r, NULL, 0, 0, 0);
+}
+
+/* Runs the first queued event, or loads the room's storage first. Returns false when the event
+ * has to wait (storage is being read). */
 static bool run_event(struct room *r) {
     struct event *ev = r->q_head;
-    if (wanted(ev) && !r->loaded) {
-        r->loading = true;
-        if (room_store_enabled())
-            room_store_load(r);
-        else
-            room_loaded(r, NULL, 0, 0, 0);
-        return !r->loading; /* go on at once if the load is already over */
+    if (wanted(ev) && r->state == ROOM_COLD) {
+        load(r);
+        return r->state != ROOM_LOADING; /* go on at once if the load is already over */
     }
     pop_event(r);
-    if (!wanted(ev)) {
+    if (!wanted(ev))
         skip_event(r, ev);
-    } else if (!r->started && start(r) != 0) {
+    else if (r->state == ROOM_LOADED && start(r) != 0)
         fail_unstarted(r, ev);
-        end_turn(r);
-    } else {
-        struct turn t = {.base = {build, finish, false}, .room = r, .ev = ev};
-        complete_event(r, &t, run_turn(r, &t));
-        end_turn(r);
-    }
+    else
+        run_event_turn(r, ev);
     free_event(ev);
     return true;
 }
 
-/* Runs queued events, one turn each, in order, while no storage operation holds the room. */
+/* Whether the room may take its next event now: no storage operation holds it. */
+static bool takes_events(const struct room *r) {
+    return r->state != ROOM_LOADING && r->state != ROOM_COMMITTING;
+}
+
+/* Runs queued events, one turn each, in order, while the room takes events. */
 static void drain(struct room *r) {
     if (r->draining)
-        return; /* a turn's own side effects never start another turn */
+        return; /* a turn's own side effects (a store reply in its call chain) never nest one */
     r->draining = true;
-    while (r->q_head && !r->loading && !r->committing && run_event(r))
+    while (r->q_head && takes_events(r) && run_event(r))
         ;
     r->draining = false;
 }
@@ -432,61 +478,68 @@ static void fail_queued(struct room *r) {
 
 void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm,
                  int alarm_retries) {
-    r->loading = false;
-    r->alarm_retries = alarm_retries;
+    r->alarm.retries = alarm_retries;
     if (n < 0 || storage_lua_new(r->ns->vm, r->ns->storage_ctor_ref, r, entries, n, alarm) != 0) {
+        set_state(r, ROOM_COLD);
         fail_queued(r);
         return;
     }
-    r->loaded = true;
+    set_state(r, ROOM_LOADED);
     drain(r);
 }
 
+/* The room has no Lua instance any more: COLD, or COLD once its writes in flight are stored.
+ * Its next event loads and starts it anew. */
+static void go_cold(struct room *r) {
+    if (r->state == ROOM_COMMITTING)
+        r->after_commit = ROOM_COLD;
+    else if (r->state != ROOM_LOADING && r->state != ROOM_COLD) /* a load fills the new VM */
+        set_state(r, ROOM_COLD);
+}
+
 /* Forgets the room's Lua instance, its storage and its conns' Lua objects (their tags and
- * attachments stay in C): the next event loads and starts it anew. */
-static void drop_instance(struct room *r) {
-    lua_State *L = lvm_state(r->ns->vm);
+ * attachments stay in C), releasing them in the VM; or, with the VM gone (vm_replaced), only
+ * dropping the references into it. */
+static void unload(struct room *r, bool vm_replaced) {
+    lua_State *L = vm_replaced ? NULL : lvm_state(r->ns->vm);
     for (struct conn *c = r->conns; c; c = c->next)
         room_lua_forget_conn(L, c);
-    room_lua_forget_room(L, r);
-    storage_lua_forget(r->ns->vm, r);
-    if (r->thread_ref != LUA_NOREF)
-        drop_thread(r);
-    r->started = r->loaded = false;
-    r->generation = next_generation++;
+    if (L) {
+        room_lua_forget_room(L, r);
+        storage_lua_forget(r->ns->vm, r);
+        if (r->thread_ref != LUA_NOREF)
+            drop_thread(r);
+    }
+    r->self_ref = r->storage_ref = r->thread_ref = LUA_NOREF;
+    r->co = NULL;
+    go_cold(r);
 }
 
 static void reset(struct room *r) {
-    drop_instance(r);
+    unload(r, false);
+    r->generation = next_generation++;
     log_warn("[room %s] reset to its stored state", r->tag);
 }
 
 void room_detach_lua(struct room *r) {
-    for (struct conn *c = r->conns; c; c = c->next) {
-        c->lua_handle = NULL;
-        c->lua_ref = LUA_NOREF;
-    }
-    r->self_ref = r->storage_ref = r->thread_ref = LUA_NOREF;
-    r->co = NULL;
-    r->started = false;
-    if (!r->loading)
-        r->loaded = false; /* the storage it had loaded lived in the old VM */
+    unload(r, true);
 }
 
 bool room_can_hibernate(const struct room *r, long long idle_since_ms) {
-    return r->started && r->conns && !r->q_head && !r->loading && !r->committing && !r->draining &&
-           !r->n_held && r->last_active_ms < idle_since_ms;
+    return r->state == ROOM_READY && r->conns && !r->q_head && !r->draining && !r->n_held &&
+           r->last_active_ms < idle_since_ms;
 }
 
 void room_hibernate(struct room *r) {
-    drop_instance(r);
+    unload(r, false);
+    r->generation = next_generation++;
     for (struct conn *c = r->conns; c; c = c->next)
         conn_trim(c);
     log_debug("[room %s] hibernated with %d connections", r->tag, r->n_conns);
 }
 
 void room_committed(struct room *r, bool ok) {
-    r->committing = false;
+    set_state(r, r->after_commit);
     gate_release(r, ok);
     if (!ok)
         reset(r);
@@ -494,7 +547,7 @@ void room_committed(struct room *r, bool ok) {
 }
 
 bool room_is_idle(const struct room *r, long long idle_since_ms) {
-    return !r->conns && !r->q_head && !r->loading && !r->committing && !r->draining && !r->n_held &&
+    return !r->conns && !r->q_head && takes_events(r) && !r->draining && !r->n_held &&
            r->last_active_ms < idle_since_ms;
 }
 
@@ -559,9 +612,9 @@ void room_post_leave(struct room *r, struct conn *c, int code, const char *reaso
 }
 
 void room_post_alarm(struct room *r) {
-    if (r->alarm_queued)
+    if (r->alarm.queued)
         return;
-    r->alarm_queued = true;
+    r->alarm.queued = true;
     post(r, new_event(EVENT_ALARM, NULL), true);
 }
 

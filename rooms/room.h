@@ -1,6 +1,7 @@
 /* room: one live room, <namespace, id>: its Lua instance (a private table
- * and a coroutine in the namespace's VM), its storage, its connections, and
- * the FIFO of events waiting for their turn (the input gate).
+ * in the namespace's VM; a turn borrows a thread from the VM's pool), its
+ * storage, its connections, and the FIFO of events waiting for their turn
+ * (the input gate).
  *
  * A room runs one event at a time, in arrival order. The first event loads
  * the room's storage, then starts it (init runs first). A handler error
@@ -46,27 +47,39 @@ struct held {
     char *reason;
 };
 
+/* The life of a room: exactly one state at a time. Every change goes through room.c's
+ * set_state, which checks it against the table of allowed moves there. */
+enum room_state {
+    ROOM_COLD,    /* no Lua instance and no storage loaded: an event that needs it loads it */
+    ROOM_LOADING, /* its storage is being read; events wait */
+    ROOM_LOADED,  /* storage is in the VM, init has not run (or failed): the next event runs it */
+    ROOM_READY,   /* started: its next event runs as a turn */
+    ROOM_COMMITTING, /* a turn's writes are in flight: its output is held, no turn runs */
+};
+
+/* The room's one alarm, as the alarm index (alarm.c) and its retries see it. */
+struct room_alarm {
+    bool queued;   /* an alarm event waits or runs: the poller adds no other */
+    bool retrying; /* this turn's alarm change is a retry's, not the script's */
+    int retries;   /* failed runs of the current alarm (stored with it) */
+};
+
 struct room {
     struct ns *ns;
     char *id;
     size_t id_len;
     char tag[96]; /* "ns:id" for logs, escaped and cut */
     struct room *hash_next;
-    uint64_t generation; /* changes on every reset: replies for an older one are ignored */
-    long long epoch;     /* this activation's number: the stored one + 1 */
-    bool epoch_stored;   /* written by a checkpoint of this activation (its first one) */
-
-    bool loading, loaded;     /* storage being read / read */
-    bool started;             /* init ran */
-    bool committing;          /* a turn's writes are in flight: output held, no new turn */
-    bool draining;            /* inside drain: turns are running */
-    bool alarm_queued;        /* an alarm event waits or runs: the poller adds no other */
-    int alarm_retries;        /* failed runs of the current alarm (stored with it) */
-    bool alarm_is_retry;      /* this turn's alarm change is retry_alarm's, not the script's */
-    bool reset_after_turn;    /* the turn ran past the CPU limit: drop its writes, reset */
-    long long last_active_ms; /* monotonic time of the last event or turn */
-    int self_ref, thread_ref, storage_ref; /* in the VM's registry */
-    lua_State *co;                         /* the room's coroutine, NULL after a failed turn */
+    enum room_state state;
+    enum room_state after_commit; /* ROOM_COMMITTING only: the state once the writes are stored */
+    bool draining;                /* drain() is on the stack: what a turn causes never nests one */
+    uint64_t generation;          /* changes on every reset: replies for an older one are ignored */
+    long long epoch;              /* this activation's number: the stored one + 1 */
+    bool epoch_stored;            /* written by a checkpoint of this activation (its first one) */
+    struct room_alarm alarm;
+    long long last_active_ms;              /* monotonic time of the last event or turn */
+    int self_ref, thread_ref, storage_ref; /* in the VM's registry; thread_ref only during a turn */
+    lua_State *co;                         /* the thread running the room's turn, or NULL */
 
     struct held *held;
     size_t n_held, cap_held;

@@ -344,8 +344,10 @@ void room_lua_push_conn(lua_State *L, struct conn *c) {
 void room_lua_forget_conn(lua_State *L, struct conn *c) {
     if (!c->lua_handle)
         return;
-    ((struct conn_box *)c->lua_handle)->conn = NULL;
-    luaL_unref(L, LUA_REGISTRYINDEX, c->lua_ref);
+    if (L) {
+        ((struct conn_box *)c->lua_handle)->conn = NULL;
+        luaL_unref(L, LUA_REGISTRYINDEX, c->lua_ref);
+    }
     c->lua_handle = NULL;
     c->lua_ref = LUA_NOREF;
 }

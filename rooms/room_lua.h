@@ -27,7 +27,8 @@ void room_lua_forget_room(lua_State *L, struct room *r);
 /* Pushes c's Lua object, creating it on first use. May raise. */
 void room_lua_push_conn(lua_State *L, struct conn *c);
 
-/* Cuts c's Lua object off from c and drops the reference. Never raises. */
+/* Cuts c's Lua object off from c and drops the reference. Never raises. L NULL: the VM was
+ * replaced (a reload), so only c's side is cleared. */
 void room_lua_forget_conn(lua_State *L, struct conn *c);
 
 /* Pushes the `req` table for req. May raise. */

@@ -222,7 +222,7 @@ static int send_alarm(const struct room *r, const char *key, const struct storag
     meta_key(key, meta, sizeof meta);
     room_store_member(r->ns->name, r->id, r->id_len, member, sizeof member);
     snprintf(when, sizeof when, "%.0f", w->alarm);
-    snprintf(retries, sizeof retries, "%d", r->alarm_retries);
+    snprintf(retries, sizeof retries, "%d", r->alarm.retries);
     const char *hset[] = {"HSET", meta, "alarm", when, "retries", retries};
     const char *zadd[] = {"ZADD", ROOM_STORE_ALARMS, when, member};
     const char *hdel[] = {"HDEL", meta, "alarm", "retries"};
