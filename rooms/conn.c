@@ -6,7 +6,7 @@
  * hands it to lws_write once (LWS_WRITE_RAW: the frames are already framed).
  * Two lws_write calls in one callback would corrupt the stream after a
  * partial send, so there is exactly one. */
-#include "conn.h"
+#include "conn_internal.h"
 
 #include "log.h"
 #include "outbuf.h"

@@ -5,7 +5,7 @@
 #include "log.h"
 #include "ns.h"
 #include "registry.h"
-#include "room.h"
+#include "room_internal.h"
 
 #include <libwebsockets.h>
 #include <stdlib.h>

@@ -4,10 +4,10 @@
  * Held frames count against their socket's send bounds as if queued. */
 #include "gate.h"
 
-#include "conn.h"
+#include "conn_internal.h"
 #include "outbuf.h"
 #include "request.h"
-#include "room.h"
+#include "room_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

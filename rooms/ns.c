@@ -1,5 +1,5 @@
 /* ns: one room script in one VM; see ns.h. */
-#include "ns.h"
+#include "ns_internal.h"
 
 #include "clock.h"
 #include "ljson.h"
@@ -22,6 +22,21 @@ struct ns *ns_find(const char *name, size_t len) {
         if (strlen(ns->name) == len && memcmp(ns->name, name, len) == 0)
             return ns;
     return NULL;
+}
+
+const char *ns_name(const struct ns *ns) {
+    return ns->name;
+}
+
+const char *ns_script(const struct ns *ns) {
+    return ns->script;
+}
+
+size_t ns_lua_bytes(void) {
+    size_t n = 0;
+    for (struct ns *ns = all; ns; ns = ns->next)
+        n += lvm_memory(ns->vm);
+    return n;
 }
 
 /* A VM of the namespace's with everything a room needs (the parts ns_new and ns_reload

@@ -7,23 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct ns;
 struct lvm;
 struct limits;
-
-struct ns {
-    char *name;
-    char *script;        /* path of the room script */
-    char *settings;      /* room.settings as JSON text */
-    const char *ping;    /* auto reply: a message answered without a turn, or NULL */
-    struct outbuf *pong; /* its answer, framed once */
-    struct lvm *vm;
-    int settings_ref;     /* room.settings, in the VM's registry */
-    int storage_ctor_ref; /* makes a room's storage object (rooms/storage.lua) */
-    const char *node;     /* this server's node name */
-    const struct limits *limits;
-    bool collect_pending; /* a garbage collection cycle ns_collect_step owes */
-    struct ns *next;      /* in the list ns_find searches */
-};
 
 /* Creates the VM, the room bindings and room.settings (decoded from settings_json), and loads
  * the script. NULL with a one-line reason in err when any of that fails. */
@@ -37,6 +23,13 @@ struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen);
 
 /* The namespace called name[0..len), among those created and not freed, or NULL. */
 struct ns *ns_find(const char *name, size_t len);
+
+/* The namespace's name, and the path of its room script. */
+const char *ns_name(const struct ns *ns);
+const char *ns_script(const struct ns *ns);
+
+/* Bytes of Lua heap in use, over every namespace's VM. */
+size_t ns_lua_bytes(void);
 
 /* Makes ping (exact text) answered with pong by roomd itself. Returns 0 or -1 (out of memory). */
 int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong);

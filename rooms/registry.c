@@ -3,8 +3,8 @@
 #include "registry.h"
 
 #include "log.h"
-#include "ns.h"
-#include "room.h"
+#include "ns_internal.h"
+#include "room_internal.h"
 #include "room_limits.h"
 
 #include <stdint.h>

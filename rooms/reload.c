@@ -3,9 +3,9 @@
 
 #include "log.h"
 #include "lvm.h"
-#include "ns.h"
+#include "ns_internal.h"
 #include "registry.h"
-#include "room.h"
+#include "room_internal.h"
 
 #include <stddef.h>
 

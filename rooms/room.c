@@ -12,16 +12,16 @@
  * the handler and its arguments, finish reads what it returned. Both run
  * inside that thread, so anything that raises (a bad return value, out of
  * memory) fails the turn, never the process. */
-#include "room.h"
+#include "room_internal.h"
 
 #include "alarm.h"
 #include "clock.h"
-#include "conn.h"
+#include "conn_internal.h"
 #include "gate.h"
 #include "ljson.h"
 #include "log.h"
 #include "lvm.h"
-#include "ns.h"
+#include "ns_internal.h"
 #include "outbuf.h"
 #include "request.h"
 #include "room_limits.h"

@@ -6,13 +6,13 @@
  * object is a userdata box pointing at the C conn. */
 #include "room_lua.h"
 
-#include "conn.h"
+#include "conn_internal.h"
 #include "gate.h"
 #include "ljson.h"
-#include "ns.h"
+#include "ns_internal.h"
 #include "outbuf.h"
 #include "request.h"
-#include "room.h"
+#include "room_internal.h"
 #include "room_limits.h"
 
 #include <lauxlib.h>

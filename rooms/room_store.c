@@ -3,9 +3,9 @@
 #include "room_store.h"
 
 #include "log.h"
-#include "ns.h"
+#include "ns_internal.h"
 #include "registry.h"
-#include "room.h"
+#include "room_internal.h"
 #include "storage_lua.h"
 #include "store.h"
 

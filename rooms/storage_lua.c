@@ -4,7 +4,7 @@
 #include "storage_lua.h"
 
 #include "lvm.h"
-#include "room.h"
+#include "room_internal.h"
 #include "storage_lua_text.h"
 
 #include <lauxlib.h>

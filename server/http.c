@@ -6,12 +6,11 @@
  * handed to a room belongs to the room until it calls on_done; if the
  * client leaves first, the session only marks it abandoned. */
 #include "config.h"
+#include "door.h"
 #include "log.h"
 #include "lvm.h"
 #include "ns.h"
-#include "registry.h"
 #include "request.h"
-#include "room.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
@@ -153,13 +152,12 @@ static int reply_json(struct session *s, int status, const char *json) {
 
 /* /healthz: ok, and what this server holds (rooms in memory, WebSockets, Lua heap bytes). */
 static int reply_health(struct session *s) {
-    size_t lua_bytes = 0;
-    for (int i = 0; i < server.n_ns; i++)
-        lua_bytes += lvm_memory(server.ns[i]->vm);
+    struct door_stats st;
+    door_stats(&st);
     char body[160];
     snprintf(body, sizeof body,
-             "{\"status\":\"ok\",\"rooms\":%zu,\"connections\":%d,\"lua_bytes\":%zu}",
-             registry_count(), server.ws_open, lua_bytes);
+             "{\"status\":\"ok\",\"rooms\":%zu,\"connections\":%d,\"lua_bytes\":%zu}", st.rooms,
+             server.ws_open, st.lua_bytes);
     return reply_json(s, 200, body);
 }
 
@@ -307,28 +305,27 @@ static const char *page_for(struct lws *wsi, const struct session *s, const stru
     char accept[512];
     if (method != LWSHUMETH_GET || rt->kind != ROUTE_ROOM || rt->rest_len > 0)
         return NULL;
-    const struct ns_config *nc = config_namespace(server.cfg, s->ns->name);
+    const struct ns_config *nc = config_namespace(server.cfg, ns_name(s->ns));
     if (!nc || !nc->page || lws_hdr_copy(wsi, accept, sizeof accept, WSI_TOKEN_HTTP_ACCEPT) <= 0)
         return NULL;
     return strstr(accept, "text/html") ? nc->page : NULL;
 }
 
 static int dispatch(struct session *s) {
-    struct room *r = registry_get(s->ns, s->id, s->id_len);
-    if (!r)
-        return reply_error(s, 503, "server busy: too many rooms in memory");
     struct request *req = s->req;
     req->on_done = request_done;
     req->owner = s;
     s->state = SESSION_IN_ROOM;
     s->counted = true;
     server.http_pending++;
-    if (room_post_request(r, req) != 0) {
-        server.http_pending--;
-        s->counted = false;
-        return reply_error(s, 503, "room is busy: too many requests waiting");
-    }
-    return 0;
+    enum door_answer a = door_request(s->ns, s->id, s->id_len, req);
+    if (a == DOOR_OK)
+        return 0;
+    server.http_pending--;
+    s->counted = false;
+    return reply_error(s, 503,
+                       a == DOOR_QUEUE_FULL ? "room is busy: too many requests waiting"
+                                            : "server busy: too many rooms in memory");
 }
 
 static bool is_json_type(struct lws *wsi) {

@@ -9,12 +9,12 @@
 #include "alarm.h"
 #include "config.h"
 #include "conn.h"
+#include "door.h"
 #include "evict.h"
 #include "log.h"
 #include "ns.h"
 #include "redis_child.h"
 #include "registry.h"
-#include "room.h"
 #include "session.h"
 #include "store.h"
 #include "watch.h"
@@ -97,11 +97,6 @@ static void stop_deadline(lws_sorted_usec_list_t *sul) {
     server.done = true;
 }
 
-static void close_room(struct room *r, void *arg) {
-    (void)arg;
-    room_close_all(r, 1001, "server shutting down");
-}
-
 static void begin_stop(int signo) {
     if (server.stopping) {
         log_warn("second %s: exiting now", strsignal(signo));
@@ -110,7 +105,7 @@ static void begin_stop(int signo) {
     }
     log_info("%s: stopping (%d WebSockets open)", strsignal(signo), server.ws_open);
     server.stopping = true;
-    registry_each(close_room, NULL);
+    door_close_all(1001, "server shutting down");
     lws_sul_schedule(context, 0, &stop_timer, stop_deadline, STOP_GRACE_US);
 }
 

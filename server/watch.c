@@ -42,7 +42,7 @@ void watch_reload_all(void) {
 /* Marks the namespaces whose script is `name` in the folder of watch wd. */
 static void changed(int wd, const char *name) {
     for (int i = 0; i < server.n_ns; i++) {
-        const char *slash = strrchr(server.ns[i]->script, '/');
+        const char *slash = strrchr(ns_script(server.ns[i]), '/');
         if (wds[i] == wd && slash && strcmp(slash + 1, name) == 0) {
             pending[i] = true;
             lws_sul_schedule(context, 0, &quiet, reload_pending, QUIET_US);
@@ -75,7 +75,7 @@ int watch_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 static int watch_folder(int i) {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", server.ns[i]->script);
+    snprintf(dir, sizeof dir, "%s", ns_script(server.ns[i]));
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';

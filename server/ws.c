@@ -6,11 +6,9 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
-#include "log.h"
+#include "door.h"
 #include "ns.h"
-#include "registry.h"
 #include "request.h"
-#include "room.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
@@ -42,14 +40,6 @@ static struct ns *upgrade_target(struct lws *wsi, char *uri, struct route *rt, i
     return ns;
 }
 
-/* Whether the room cannot take another connection, or cannot start at all. */
-static bool room_full(struct ns *ns, const struct route *rt) {
-    struct room *r = registry_find(ns, rt->id, rt->id_len);
-    if (!r)
-        return registry_count() >= server.cfg->limits.max_rooms;
-    return r->n_conns >= server.cfg->limits.connections_per_room;
-}
-
 int ws_confirm_upgrade(struct lws *wsi) {
     char uri[URI_MAX];
     struct route rt;
@@ -60,7 +50,7 @@ int ws_confirm_upgrade(struct lws *wsi) {
     struct ns *ns = upgrade_target(wsi, uri, &rt, &status, &why);
     if (!ns)
         return http_refuse_now(wsi, status, why);
-    if (room_full(ns, &rt))
+    if (door_can_join(ns, rt.id, rt.id_len) != DOOR_OK)
         return http_refuse_now(wsi, 503, "room is full");
     return 0;
 }
@@ -73,52 +63,23 @@ int ws_on_established(struct lws *wsi, struct session *s) {
     memset(s, 0, sizeof *s);
     s->wsi = wsi;
     struct ns *ns = upgrade_target(wsi, uri, &rt, &status, &why);
-    struct room *r = ns ? registry_get(ns, rt.id, rt.id_len) : NULL;
-    if (!r)
+    struct request *join_req =
+        ns ? http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri), rt.rest_len)
+           : NULL;
+    if (!join_req)
         return -1;
-    struct conn *c = conn_new(wsi, r, &server.cfg->limits);
-    if (!c)
+    s->conn = door_join(ns, rt.id, rt.id_len, wsi, join_req, server.stopping);
+    if (!s->conn)
         return -1;
-    c->join_req =
-        http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri), rt.rest_len);
-    if (!c->join_req) {
-        conn_free(c);
-        return -1;
-    }
-    s->conn = c;
     server.ws_open++;
-    /* Refusals decided here skip the join turn: a closing conn is never joined. */
-    if (r->n_conns >= server.cfg->limits.connections_per_room)
-        conn_close(c, 1013, "room is full");
-    else if (server.stopping)
-        conn_close(c, 1001, "server shutting down");
-    room_post_join(r, c);
     return 0;
 }
 
 int ws_on_receive(struct session *s, const void *in, size_t len) {
-    struct conn *c = s->conn;
-    if (!c)
+    if (!s->conn)
         return -1;
-    bool final = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
-    if (conn_receive(c, in, len, final, lws_frame_is_binary(c->wsi)) != 1)
-        return 0;
-    size_t n;
-    bool binary;
-    char *msg = conn_take_message(c, &n, &binary);
-    if (!conn_take_token(c, clock_ms())) {
-        free(msg);
-        return 0;
-    }
-    struct ns *ns = c->room->ns;
-    if (ns->ping && !binary && n == strlen(ns->ping) && memcmp(msg, ns->ping, n) == 0) {
-        conn_send(c, ns->pong); /* no turn: a hibernated room is not woken */
-        free(msg);
-        return 0;
-    }
-    if (room_post_message(c->room, c, msg, n, binary) != 0)
-        log_warn("[room %s] queue full: message from conn %llu dropped", c->room->tag,
-                 (unsigned long long)c->id);
+    bool final = lws_is_final_fragment(s->wsi) && !lws_remaining_packet_payload(s->wsi);
+    door_receive(s->conn, in, len, final, lws_frame_is_binary(s->wsi), clock_ms());
     return 0;
 }
 
@@ -147,8 +108,7 @@ void ws_on_closed(struct session *s) {
     s->close_reason = NULL;
     if (c) {
         server.ws_open--;
-        conn_detach(c);
-        room_post_leave(c->room, c, s->close_code, reason);
+        door_closed(c, s->close_code, reason);
     }
     free(reason);
 }

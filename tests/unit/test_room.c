@@ -6,7 +6,7 @@
 #include "check.h"
 #include "log.h"
 #include "lvm.h"
-#include "ns.h"
+#include "ns_internal.h"
 #include "registry.h"
 #include "request.h"
 #include "room.h"

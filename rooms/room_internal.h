@@ -1,0 +1,85 @@
+/* room_internal: the room's struct, its events and its held output, for the
+ * files of rooms/ only. Everything above rooms/ holds a room as an opaque
+ * pointer and goes through room.h and door.h. */
+#ifndef ROOMD_ROOM_INTERNAL_H
+#define ROOMD_ROOM_INTERNAL_H
+
+#include "room.h"
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ns;
+struct conn;
+struct outbuf;
+struct request;
+
+enum event_kind { EVENT_REQUEST, EVENT_JOIN, EVENT_MESSAGE, EVENT_LEAVE, EVENT_ALARM };
+
+struct event {
+    enum event_kind kind;
+    struct event *next;
+    struct request *req; /* EVENT_REQUEST */
+    struct conn *conn;   /* the others */
+    char *data;          /* EVENT_MESSAGE: the message; EVENT_LEAVE: the close reason */
+    size_t len;
+    bool binary;
+    int code; /* EVENT_LEAVE: the close code, 0 if none */
+};
+
+/* Output of a turn, held until its writes are stored. */
+struct held {
+    struct conn *conn;   /* a frame or a close for this conn; NULL for a response */
+    struct outbuf *ob;   /* the frame (a reference), or NULL for a close */
+    struct request *req; /* a response to send */
+    int code;            /* a close's code and reason */
+    char *reason;
+};
+
+/* The life of a room: exactly one state at a time. Every change goes through room.c's
+ * set_state, which checks it against the table of allowed moves there. */
+enum room_state {
+    ROOM_COLD,    /* no Lua instance and no storage loaded: an event that needs it loads it */
+    ROOM_LOADING, /* its storage is being read; events wait */
+    ROOM_LOADED,  /* storage is in the VM, init has not run (or failed): the next event runs it */
+    ROOM_READY,   /* started: its next event runs as a turn */
+    ROOM_COMMITTING, /* a turn's writes are in flight: its output is held, no turn runs */
+};
+
+/* The room's one alarm, as the alarm index (alarm.c) and its retries see it. */
+struct room_alarm {
+    bool queued;   /* an alarm event waits or runs: the poller adds no other */
+    bool retrying; /* this turn's alarm change is a retry's, not the script's */
+    int retries;   /* failed runs of the current alarm (stored with it) */
+};
+
+struct room {
+    struct ns *ns;
+    char *id;
+    size_t id_len;
+    char tag[96]; /* "ns:id" for logs, escaped and cut */
+    struct room *hash_next;
+    enum room_state state;
+    enum room_state after_commit; /* ROOM_COMMITTING only: the state once the writes are stored */
+    bool draining;                /* drain() is on the stack: what a turn causes never nests one */
+    uint64_t generation;          /* changes on every reset: replies for an older one are ignored */
+    long long epoch;              /* this activation's number: the stored one + 1 */
+    bool epoch_stored;            /* written by a checkpoint of this activation (its first one) */
+    struct room_alarm alarm;
+    long long last_active_ms;              /* monotonic time of the last event or turn */
+    int self_ref, thread_ref, storage_ref; /* in the VM's registry; thread_ref only during a turn */
+    lua_State *co;                         /* the thread running the room's turn, or NULL */
+
+    struct held *held;
+    size_t n_held, cap_held;
+
+    struct event *q_head, *q_tail;
+    int q_len;
+
+    struct conn *conns;
+    int n_conns;
+};
+
+#endif
