@@ -45,23 +45,33 @@ int store_parse_url(const char *url, struct store_target *t, char *err, size_t e
     if (strncmp(url, "redis://", 8) != 0 ||
         snprintf(rest, sizeof rest, "%s", url + 8) >= (int)sizeof rest)
         goto bad;
-    char *slash = strchr(rest, '/'), *colon = strrchr(rest, ':'), *end;
+    char *slash = strchr(rest, '/'), *end;
     if (slash) {
         *slash = '\0';
         t->db = (int)strtol(slash + 1, &end, 10);
-        if (*end || t->db < 0)
+        if (!slash[1] || *end || t->db < 0)
             goto bad;
+    }
+    /* HOST, HOST:PORT, or an IPv6 address in brackets: [ADDR] or [ADDR]:PORT */
+    char *host = rest, *close = rest[0] == '[' ? strchr(rest, ']') : NULL;
+    char *colon = close ? (close[1] == ':' ? close + 1 : NULL) : strrchr(rest, ':');
+    if ((rest[0] == '[' && (!close || (close[1] && close[1] != ':'))) ||
+        (!close && colon && strchr(rest, ':') != colon))
+        goto bad; /* an unclosed bracket, or an IPv6 address without brackets */
+    if (close) {
+        host = rest + 1;
+        *close = '\0';
     }
     t->port = 6379;
-    if (colon && colon < rest + strlen(rest)) {
+    if (colon) {
         *colon = '\0';
         t->port = (int)strtol(colon + 1, &end, 10);
-        if (*end || t->port <= 0 || t->port > 65535)
+        if (!colon[1] || *end || t->port <= 0 || t->port > 65535)
             goto bad;
     }
-    if (!rest[0])
+    if (!host[0])
         goto bad;
-    memcpy(t->host, rest, sizeof t->host);
+    snprintf(t->host, sizeof t->host, "%s", host);
     return 0;
 bad:
     snprintf(err, errlen, "--redis %s: expected redis://HOST:PORT[/DB] or unix:///path", url);
