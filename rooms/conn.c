@@ -19,15 +19,19 @@
 #define BATCH_MAX 65536
 #define RING_MIN 8 /* slots of a new send ring */
 
-static uint64_t next_id = 1;
-static struct conn *write_list;
-static unsigned char batch[LWS_PRE + BATCH_MAX];
+/* What the process's conns share: the next id, the sockets to ask WRITEABLE for before the
+ * next poll, and the buffer a batch of small frames is copied into for its one lws_write. */
+static struct {
+    uint64_t next_id;
+    struct conn *write_list;
+    unsigned char batch[LWS_PRE + BATCH_MAX];
+} conns = {.next_id = 1};
 
 struct conn *conn_new(struct lws *wsi, struct room *room, const struct limits *limits) {
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->id = next_id++;
+    c->id = conns.next_id++;
     c->wsi = wsi;
     c->room = room;
     c->limits = limits;
@@ -39,14 +43,14 @@ static void want_write(struct conn *c) {
     if (c->write_wanted || !c->wsi)
         return;
     c->write_wanted = true;
-    c->write_next = write_list;
-    write_list = c;
+    c->write_next = conns.write_list;
+    conns.write_list = c;
 }
 
 void conn_request_writes(void) {
-    while (write_list) {
-        struct conn *c = write_list;
-        write_list = c->write_next;
+    while (conns.write_list) {
+        struct conn *c = conns.write_list;
+        conns.write_list = c->write_next;
         c->write_wanted = false;
         c->write_next = NULL;
         if (c->wsi)
@@ -159,11 +163,11 @@ static int write_batch(struct conn *c) {
     size_t total = 0;
     while (c->q_len && total + c->queue[c->q_head]->len <= BATCH_MAX) {
         struct outbuf *ob = pop(c);
-        memcpy(batch + LWS_PRE + total, ob->frame, ob->len);
+        memcpy(conns.batch + LWS_PRE + total, ob->frame, ob->len);
         total += ob->len;
         outbuf_unref(ob);
     }
-    return lws_write(c->wsi, batch + LWS_PRE, total, LWS_WRITE_RAW) < 0 ? -1 : 0;
+    return lws_write(c->wsi, conns.batch + LWS_PRE, total, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
 int conn_on_writable(struct conn *c) {
@@ -286,7 +290,7 @@ void conn_detach(struct conn *c) {
     c->wsi = NULL;
     if (!c->write_wanted)
         return;
-    for (struct conn **p = &write_list; *p; p = &(*p)->write_next) {
+    for (struct conn **p = &conns.write_list; *p; p = &(*p)->write_next) {
         if (*p == c) {
             *p = c->write_next;
             break;

@@ -19,9 +19,12 @@
 #define BACKLOG_SWEEP_US (50 * LWS_US_PER_MS)
 #define COLLECT_BUDGET_MS 10
 
-static struct lws_context *context;
-static lws_sorted_usec_list_t timer;
-static long idle_ms, hibernate_ms;
+/* The sweeper: its timer on the loop, and the idle times it applies. */
+static struct {
+    struct lws_context *context;
+    lws_sorted_usec_list_t timer;
+    long idle_ms, hibernate_ms;
+} sweeper;
 
 struct sweep {
     long long before_ms, hibernate_before_ms;
@@ -53,10 +56,11 @@ static void collect(struct room *r, void *arg) {
 static void sweep(lws_sorted_usec_list_t *sul) {
     (void)sul;
     long long now = clock_ms();
-    struct sweep s = {.before_ms = now - idle_ms, .hibernate_before_ms = now - hibernate_ms};
+    struct sweep s = {.before_ms = now - sweeper.idle_ms,
+                      .hibernate_before_ms = now - sweeper.hibernate_ms};
     registry_each(collect, &s);
     for (size_t i = 0; i < s.n; i++) {
-        log_debug("[room %s] evicted after %ld ms idle", s.found[i]->tag, idle_ms);
+        log_debug("[room %s] evicted after %ld ms idle", s.found[i]->tag, sweeper.idle_ms);
         registry_remove(s.found[i]);
         room_free(s.found[i]);
     }
@@ -68,19 +72,19 @@ static void sweep(lws_sorted_usec_list_t *sul) {
         ns_collect_soon();
     ns_collect_step(COLLECT_BUDGET_MS);
     free(s.found);
-    lws_sul_schedule(context, 0, &timer, sweep,
+    lws_sul_schedule(sweeper.context, 0, &sweeper.timer, sweep,
                      s.n == EVICT_PER_SWEEP ? BACKLOG_SWEEP_US : SWEEP_US);
 }
 
 void evict_start(struct lws_context *ctx, long idle, long hibernate) {
-    context = ctx;
-    idle_ms = idle;
-    hibernate_ms = hibernate;
-    lws_sul_schedule(context, 0, &timer, sweep, SWEEP_US);
+    sweeper.context = ctx;
+    sweeper.idle_ms = idle;
+    sweeper.hibernate_ms = hibernate;
+    lws_sul_schedule(sweeper.context, 0, &sweeper.timer, sweep, SWEEP_US);
 }
 
 void evict_stop(void) {
-    if (context)
-        lws_sul_cancel(&timer);
-    context = NULL;
+    if (sweeper.context)
+        lws_sul_cancel(&sweeper.timer);
+    sweeper.context = NULL;
 }

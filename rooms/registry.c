@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct room **buckets;
-static size_t n_buckets, n_rooms;
+/* The live rooms: a table of n_buckets chains (a power of two), n_rooms in all. */
+static struct {
+    struct room **buckets;
+    size_t n_buckets, n_rooms;
+} reg;
 
 static uint64_t hash(const struct ns *ns, const char *id, size_t len) {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)ns;
@@ -22,28 +25,28 @@ static uint64_t hash(const struct ns *ns, const char *id, size_t len) {
 }
 
 static int grow(void) {
-    size_t n = n_buckets ? n_buckets * 2 : 1024;
+    size_t n = reg.n_buckets ? reg.n_buckets * 2 : 1024;
     struct room **b = calloc(n, sizeof *b);
     if (!b)
         return -1;
-    for (size_t i = 0; i < n_buckets; i++) {
-        for (struct room *r = buckets[i], *next; r; r = next) {
+    for (size_t i = 0; i < reg.n_buckets; i++) {
+        for (struct room *r = reg.buckets[i], *next; r; r = next) {
             next = r->hash_next;
             size_t k = hash(r->ns, r->id, r->id_len) & (n - 1);
             r->hash_next = b[k];
             b[k] = r;
         }
     }
-    free(buckets);
-    buckets = b;
-    n_buckets = n;
+    free(reg.buckets);
+    reg.buckets = b;
+    reg.n_buckets = n;
     return 0;
 }
 
 struct room *registry_find(const struct ns *ns, const char *id, size_t len) {
-    if (!n_buckets)
+    if (!reg.n_buckets)
         return NULL;
-    struct room *r = buckets[hash(ns, id, len) & (n_buckets - 1)];
+    struct room *r = reg.buckets[hash(ns, id, len) & (reg.n_buckets - 1)];
     for (; r; r = r->hash_next)
         if (r->ns == ns && r->id_len == len && memcmp(r->id, id, len) == 0)
             return r;
@@ -54,51 +57,51 @@ struct room *registry_get(struct ns *ns, const char *id, size_t len) {
     struct room *r = registry_find(ns, id, len);
     if (r)
         return r;
-    if (n_rooms >= ns->limits->max_rooms) {
+    if (reg.n_rooms >= ns->limits->max_rooms) {
         log_limited(LOG_WARN, "[room %s:...] not started: %zu rooms in memory (limits.max_rooms)",
-                    ns->name, n_rooms);
+                    ns->name, reg.n_rooms);
         return NULL;
     }
-    if (n_rooms >= n_buckets && grow() != 0)
+    if (reg.n_rooms >= reg.n_buckets && grow() != 0)
         return NULL;
     if (!(r = room_new(ns, id, len)))
         return NULL;
-    size_t k = hash(ns, id, len) & (n_buckets - 1);
-    r->hash_next = buckets[k];
-    buckets[k] = r;
-    n_rooms++;
+    size_t k = hash(ns, id, len) & (reg.n_buckets - 1);
+    r->hash_next = reg.buckets[k];
+    reg.buckets[k] = r;
+    reg.n_rooms++;
     return r;
 }
 
 void registry_remove(struct room *r) {
-    struct room **p = &buckets[hash(r->ns, r->id, r->id_len) & (n_buckets - 1)];
+    struct room **p = &reg.buckets[hash(r->ns, r->id, r->id_len) & (reg.n_buckets - 1)];
     for (; *p; p = &(*p)->hash_next) {
         if (*p == r) {
             *p = r->hash_next;
-            n_rooms--;
+            reg.n_rooms--;
             return;
         }
     }
 }
 
 void registry_each(void (*fn)(struct room *r, void *arg), void *arg) {
-    for (size_t i = 0; i < n_buckets; i++)
-        for (struct room *r = buckets[i]; r; r = r->hash_next)
+    for (size_t i = 0; i < reg.n_buckets; i++)
+        for (struct room *r = reg.buckets[i]; r; r = r->hash_next)
             fn(r, arg);
 }
 
 size_t registry_count(void) {
-    return n_rooms;
+    return reg.n_rooms;
 }
 
 void registry_free_all(void) {
-    for (size_t i = 0; i < n_buckets; i++) {
-        for (struct room *r = buckets[i], *next; r; r = next) {
+    for (size_t i = 0; i < reg.n_buckets; i++) {
+        for (struct room *r = reg.buckets[i], *next; r; r = next) {
             next = r->hash_next;
             room_free(r);
         }
     }
-    free(buckets);
-    buckets = NULL;
-    n_buckets = n_rooms = 0;
+    free(reg.buckets);
+    reg.buckets = NULL;
+    reg.n_buckets = reg.n_rooms = 0;
 }
