@@ -65,8 +65,11 @@ struct room {
     enum room_state after_commit; /* ROOM_COMMITTING only: the state once the writes are stored */
     bool draining;                /* drain() is on the stack: what a turn causes never nests one */
     uint64_t generation;          /* changes on every reset: replies for an older one are ignored */
-    long long epoch;              /* this activation's number: the stored one + 1 */
-    bool epoch_stored;            /* written by a checkpoint of this activation (its first one) */
+    /* This activation's number: the stored one + 1, written with its first checkpoint. Nothing
+     * reads it back yet: it is there for fencing once rooms live on several nodes (a commit from
+     * an activation older than the stored epoch will be refused). */
+    long long epoch;
+    bool epoch_stored; /* written by a checkpoint of this activation (its first one) */
     struct room_alarm alarm;
     long long last_active_ms;              /* monotonic time of the last event or turn */
     int self_ref, thread_ref, storage_ref; /* in the VM's registry; thread_ref only during a turn */
