@@ -23,7 +23,6 @@
 
 struct lvm {
     lua_State *L;
-    char *name;
     size_t used, limit;
     int json_depth;
     int handlers_ref;      /* table the script returned, LUA_NOREF before the first load */
@@ -88,7 +87,9 @@ bool lvm_take_cpu_limit_hit(struct lvm *vm) {
 }
 
 /* The trampoline: build the handler's call, make it from Lua (so the handler may yield), hand
- * the results to finish. build and finish are the C dispatchers below. */
+ * the results to finish. build and finish are the C dispatchers below. Nothing in roomd yields
+ * yet: the path is kept for operations that wait (a call to another room, an outbound HTTP
+ * request), and tests/unit/test_lvm.c drives it with a C function that yields. */
 static const char trampoline[] = "local build, finish = ...\n"
                                  "local function run(t, f, ...)\n"
                                  "  if f then return finish(t, f(...)) end\n"
@@ -220,7 +221,7 @@ static int setup(lua_State *L) {
 
 struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *err, size_t errlen) {
     struct lvm *vm = calloc(1, sizeof *vm);
-    if (!vm || !(vm->name = strdup(name)))
+    if (!vm)
         goto fail;
     vm->json_depth = json_depth;
     vm->handlers_ref = LUA_NOREF;
@@ -472,6 +473,5 @@ void lvm_free(struct lvm *vm) {
         return;
     if (vm->L)
         lua_close(vm->L);
-    free(vm->name);
     free(vm);
 }

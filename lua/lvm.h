@@ -15,12 +15,12 @@ struct lvm;
 
 enum lvm_result {
     LVM_DONE,    /* the handler returned; its results are on the thread's stack */
-    LVM_YIELDED, /* the handler waits on an operation; resume it later */
+    LVM_YIELDED, /* the handler waits on an operation; resume it later (nothing yields yet) */
     LVM_FAILED,  /* the handler raised; the thread is dead, err holds message and traceback */
 };
 
-/* A VM named `name` (for logs) whose heap may not pass mem_limit bytes (0: no limit), with the
- * sandbox and the json module set up. Returns NULL with the reason in err. */
+/* A VM named `name` (for its error messages) whose heap may not pass mem_limit bytes (0: no limit),
+ * with the sandbox and the json module set up. Returns NULL with the reason in err. */
 struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *err, size_t errlen);
 
 /* Bounds the CPU time of every turn to ms milliseconds (0: no bound). A turn past it raises

@@ -37,6 +37,7 @@ static const char probe_script[] =
     "function H.hog() local t = {} local i = 0 while true do i = i + 1 t[i] = {i} end end\n"
     "function H.lib() return type(string.format), type(table.concat), type(math.floor),\n"
     "  type(bit.band) end\n"
+    "function H.wait(wait, x) local got = wait(x) return got * 2, x end\n"
     "H.not_a_function = 5\n"
     "return H\n";
 
@@ -378,6 +379,50 @@ static void test_thread_pool(struct lvm *vm) {
 
 /* -- memory --------------------------------------------------------------------------------- */
 
+/* The C function a handler waits on: yields its argument, as a roomd call that waits (a call to
+ * another room, an HTTP fetch) will yield its request. */
+static int wait_c(lua_State *L) {
+    return lua_yield(L, 1);
+}
+
+static void wait_build(lua_State *co, struct lvm_turn *t) {
+    struct call *c = (struct call *)t;
+    if (!lvm_push_handler(c->vm, co, "wait"))
+        return;
+    lua_pushcfunction(co, wait_c);
+    lua_pushstring(co, "request");
+}
+
+/* The yield path rooms will use for operations that wait: a handler calls a C function that
+ * yields, lvm_run returns LVM_YIELDED with the yielded value on the thread, lvm_resume hands the
+ * answer back and the handler finishes with it. A thread left suspended can be dropped. */
+static void test_yield(struct lvm *vm) {
+    char err[ERR_MAX];
+    int ref;
+    lua_State *co = lvm_new_thread(vm, &ref);
+    struct call c = new_call(vm, "wait");
+    c.base.build = wait_build;
+    CHECK_INT(lvm_run(vm, co, &c.base, err, sizeof err), LVM_YIELDED);
+    CHECK_INT(c.finished, 0);
+    CHECK_INT(lua_gettop(co), 1);
+    CHECK_STR(lua_tostring(co, -1), "request");
+    lua_settop(co, 0);
+    lua_pushinteger(co, 21);
+    CHECK_INT(lvm_resume(vm, co, 1, err, sizeof err), LVM_DONE);
+    CHECK_INT(c.finished, 1);
+    CHECK_INT(c.nres, 2);
+    CHECK_STR(c.res[0], "42");
+    CHECK_STR(c.res[1], "request");
+    lvm_return_thread(vm, co, ref);
+
+    co = lvm_new_thread(vm, &ref); /* a waiting turn whose room goes away */
+    c = new_call(vm, "wait");
+    c.base.build = wait_build;
+    CHECK_INT(lvm_run(vm, co, &c.base, err, sizeof err), LVM_YIELDED);
+    lvm_release_thread(vm, ref);
+    CHECK_INT(c.finished, 0);
+}
+
 static void test_memory_limit(void) {
     const size_t limit = 4 << 20;
     struct lvm *vm = new_vm(limit);
@@ -466,6 +511,7 @@ int main(void) {
     test_failed_turns(vm);
     test_many_turns(vm);
     test_thread_pool(vm);
+    test_yield(vm);
     lvm_release_thread(vm, ref);
     CHECK_INT(lua_gettop(lvm_state(vm)), 0);
     lvm_free(vm);
