@@ -308,6 +308,7 @@ void conn_free(struct conn *c) {
         free(c->tags[i]);
     free(c->tags);
     free(c->attachment);
+    free(c->auth);
     free(c->close_reason);
     free(c);
 }

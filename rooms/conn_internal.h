@@ -37,6 +37,7 @@ struct conn {
 
     char **tags;        /* n_tags strings; NULL until the first tag */
     char *attachment;   /* JSON text, or NULL */
+    char *auth;         /* the token's claims as JSON text (conn.auth), or NULL */
     char *close_reason; /* once closing: NULL for none */
 
     struct request *join_req; /* until the join turn has run */

@@ -28,6 +28,11 @@ struct conn *door_join(struct ns *ns, const char *id, size_t len, struct lws *ws
         return NULL;
     }
     c->join_req = join_req;
+    if (join_req->auth && !(c->auth = strdup(join_req->auth))) {
+        conn_free(c);
+        request_free(join_req);
+        return NULL;
+    }
     /* Refusals decided here skip the join turn: a closing conn is never joined. */
     if (r->n_conns >= ns->limits->connections_per_room)
         conn_close(c, 1013, "room is full");

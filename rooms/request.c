@@ -34,6 +34,7 @@ void request_free(struct request *req) {
     free_fields(req->headers, req->n_headers);
     free_fields(req->resp_headers, req->n_resp_headers);
     free(req->body);
+    free(req->auth);
     free(req->resp_body);
     free(req);
 }

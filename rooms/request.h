@@ -28,6 +28,7 @@ struct request {
     int n_query, n_headers;
     char *body;
     size_t body_len;
+    char *auth; /* a valid token's claims as JSON text (req.auth), or NULL */
 
     /* Written by the room's turn. */
     int status;

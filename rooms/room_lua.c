@@ -225,15 +225,14 @@ static void push_tags(lua_State *L, const struct conn *c) {
     }
 }
 
-static void push_attachment(lua_State *L, const struct conn *c) {
+/* Pushes the value of JSON text kept in C (an attachment, auth claims), or nil. */
+static void push_json_text(lua_State *L, const char *text, int json_depth) {
     char err[128];
-    if (!c || !c->attachment ||
-        ljson_decode(L, c->attachment, strlen(c->attachment), c->limits->json_depth, err,
-                     sizeof err) != 0)
+    if (!text || ljson_decode(L, text, strlen(text), json_depth, err, sizeof err) != 0)
         lua_pushnil(L);
 }
 
-/* __index of conn objects: methods, then id, tags, attachment. */
+/* __index of conn objects: methods, then id, tags, attachment, auth. */
 static int conn_index(lua_State *L) {
     struct conn_box *box = check_conn_box(L, 1);
     lua_pushvalue(L, 2);
@@ -241,12 +240,15 @@ static int conn_index(lua_State *L) {
     if (!lua_isnil(L, -1) || lua_type(L, 2) != LUA_TSTRING)
         return 1;
     const char *k = lua_tostring(L, 2);
+    const struct conn *c = box->conn; /* NULL once the connection is gone */
     if (strcmp(k, "id") == 0)
         lua_pushnumber(L, box->id);
     else if (strcmp(k, "tags") == 0)
         push_tags(L, box->conn);
-    else if (strcmp(k, "attachment") == 0)
-        push_attachment(L, box->conn);
+    else if (c && strcmp(k, "attachment") == 0)
+        push_json_text(L, c->attachment, c->limits->json_depth);
+    else if (c && strcmp(k, "auth") == 0)
+        push_json_text(L, c->auth, c->limits->json_depth);
     else
         lua_pushnil(L);
     return 1;
@@ -388,6 +390,8 @@ void room_lua_push_request(lua_State *L, struct request *req, int json_depth) {
     lua_setfield(L, -2, "query");
     push_fields(L, req->headers, req->n_headers);
     lua_setfield(L, -2, "headers");
+    push_json_text(L, req->auth, json_depth);
+    lua_setfield(L, -2, "auth");
     push_body(L, req, json_depth);
 }
 
