@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
-    libluajit-5.1-dev libwebsockets-dev libjansson-dev libhiredis-dev libjwt-dev libcurl4-openssl-dev redis-server
+    libluajit-5.1-dev libwebsockets-dev libjansson-dev libhiredis-dev libjwt-dev
+    libcurl4-openssl-dev openssl redis-server
     python3 python3-websockets lua-check curl chromium fonts-dejavu-core
 )
 # Node.js for the browser tests: Debian's, unless the machine has one already.

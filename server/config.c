@@ -202,13 +202,59 @@ static void read_auto_reply(lua_State *L, int t, struct ns_config *nc) {
     lua_pop(L, 1);
 }
 
+/* auth.jwt = {alg =, secret_env = | public_key =, issuer =, audience =, leeway_s =}. */
+static void read_jwt(lua_State *L, struct load *ld, int t, struct ns_config *nc) {
+    static const char *const names[] = {"alg",      "secret_env", "public_key", "issuer",
+                                        "audience", "leeway_s",   NULL};
+    struct auth_config *a = &nc->auth;
+    char err[256];
+    check_keys(L, t, names, "auth.jwt");
+    const char *alg = opt_string(L, t, "alg", "HS256");
+    if (!(a->alg = auth_alg_parse(alg)))
+        luaL_error(L, "config: auth.jwt.alg of '%s' is '%s': HS256, RS256 or ES256", nc->name, alg);
+    const char *issuer = opt_string(L, t, "issuer", NULL),
+               *aud = opt_string(L, t, "audience", NULL);
+    if ((issuer && !(a->issuer = strdup(issuer))) || (aud && !(a->audience = strdup(aud))))
+        luaL_error(L, "out of memory");
+    a->leeway_s = (int)opt_number(L, t, "leeway_s", 30, 0, 3600);
+    const char *pem = opt_string(L, t, "public_key", NULL);
+    char *path = pem ? resolve(L, ld, pem, "auth.jwt.public_key") : NULL;
+    int rc = auth_load_key(a, opt_string(L, t, "secret_env", NULL), path, err, sizeof err);
+    free(path);
+    if (rc != 0)
+        luaL_error(L, "config: namespace '%s': %s", nc->name, err);
+}
+
+/* auth = {required = true|false, jwt = {...}}: tokens checked before a room is touched. */
+static void read_auth(lua_State *L, struct load *ld, int t, struct ns_config *nc) {
+    static const char *const names[] = {"required", "jwt", NULL};
+    lua_getfield(L, t, "auth");
+    int a = lua_gettop(L);
+    if (!lua_isnil(L, a)) {
+        if (!lua_istable(L, a))
+            luaL_error(L, "config: auth of '%s' must be {required = ..., jwt = {...}}", nc->name);
+        check_keys(L, a, names, "auth");
+        lua_getfield(L, a, "required");
+        nc->auth.required = lua_toboolean(L, -1);
+        lua_getfield(L, a, "jwt");
+        if (lua_istable(L, -1))
+            read_jwt(L, ld, lua_gettop(L), nc);
+        else if (!lua_isnil(L, -1) || nc->auth.required)
+            luaL_error(L, "config: auth of '%s' needs jwt = {alg = ..., secret_env = ...}",
+                       nc->name);
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+}
+
 static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) {
-    static const char *const names[] = {"script", "page", "settings", "auto_reply", NULL};
+    static const char *const names[] = {"script", "page", "settings", "auto_reply", "auth", NULL};
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
         luaL_error(L, "config: namespace '%s' must be a table", nc->name);
     check_keys(L, t, names, nc->name);
     read_auto_reply(L, t, nc);
+    read_auth(L, ld, t, nc);
     const char *script = opt_string(L, t, "script", NULL);
     if (!script)
         luaL_error(L, "config: namespace '%s' has no script", nc->name);
@@ -365,6 +411,7 @@ void config_free(struct config *cfg) {
         free(cfg->namespaces[i].settings);
         free(cfg->namespaces[i].ping);
         free(cfg->namespaces[i].pong);
+        auth_config_free(&cfg->namespaces[i].auth);
     }
     free(cfg->namespaces);
     for (int i = 0; i < cfg->n_custom_headers; i++)

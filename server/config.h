@@ -7,6 +7,7 @@
 #ifndef ROOMD_CONFIG_H
 #define ROOMD_CONFIG_H
 
+#include "auth.h"
 #include "room_limits.h"
 
 #include <stdbool.h>
@@ -18,6 +19,7 @@ struct ns_config {
     char *page;        /* absolute path of the HTML page a browser gets for the room URL, or NULL */
     char *settings;    /* the namespace's settings as JSON text */
     char *ping, *pong; /* auto_reply: a message answered without waking the room, or NULL */
+    struct auth_config auth; /* tokens checked at the door (auth.alg 0: none configured) */
 };
 
 struct config {

@@ -8,13 +8,13 @@
 #include "config.h"
 #include "door.h"
 #include "log.h"
-#include "lvm.h"
 #include "ns.h"
 #include "request.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
 #include "static.h"
+#include "token.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -247,6 +247,8 @@ static const char *status_text(int status) {
         return "Bad Request";
     case 404:
         return "Not Found";
+    case 401:
+        return "Unauthorized";
     case 405:
         return "Method Not Allowed";
     default:
@@ -264,9 +266,11 @@ int http_refuse_now(struct lws *wsi, int status, const char *msg) {
     if (!body)
         return -1;
     int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
-                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n%s%s%s"
                      "content-length: %zu\r\nconnection: close\r\n\r\n%s",
-                     status, status_text(status), strlen(body), body);
+                     status, status_text(status), status == 401 ? "www-authenticate: " : "",
+                     status == 401 ? HTTP_BEARER_CHALLENGE : "", status == 401 ? "\r\n" : "",
+                     strlen(body), body);
     free(body);
     if (n < 0 || (size_t)n >= sizeof buf - LWS_PRE)
         return -1;
@@ -367,12 +371,29 @@ static int expect_body(struct lws *wsi, struct session *s, bool *body) {
     return 0;
 }
 
+/* 401 with the reason, and the header RFC 6750 asks for. */
+static int reply_unauthorized(struct session *s, const char *why) {
+    if (reply_error(s, 401, why) != 0)
+        return -1;
+    struct request *req = s->req;
+    req->resp_headers = calloc(1, sizeof *req->resp_headers);
+    if (!req->resp_headers || !(req->resp_headers[0].name = strdup("www-authenticate")) ||
+        !(req->resp_headers[0].value = strdup(HTTP_BEARER_CHALLENGE)))
+        return 0; /* out of memory: the 401 goes without it */
+    req->n_resp_headers = 1;
+    return 0;
+}
+
 static int room_request(struct lws *wsi, struct session *s, const struct route *rt, int method,
                         const char *path) {
     s->req = http_new_request(wsi, method_names[method], path, strlen(path),
                               (size_t)(rt->rest - path), rt->rest_len);
     if (!s->req)
         return reply_error(s, 503, "out of memory");
+    char why[128];
+    const struct ns_config *nc = config_namespace(server.cfg, ns_name(s->ns));
+    if (token_check(wsi, nc ? &nc->auth : NULL, ns_name(s->ns), &s->req->auth, why, sizeof why))
+        return reply_unauthorized(s, why);
     s->id = s->req->path + (rt->id - path);
     s->id_len = rt->id_len;
     bool body;

@@ -83,6 +83,9 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLOSED:
         ws_on_closed(s);
         return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        ws_on_destroy(wsi);
+        return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }

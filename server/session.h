@@ -48,15 +48,21 @@ void http_on_closed(struct session *s);
 /* Builds a request from the headers lws still holds for wsi. NULL on out-of-memory. */
 struct request *http_new_request(struct lws *wsi, const char *method, const char *path,
                                  size_t path_len, size_t rest_off, size_t rest_len);
+/* What a 401 asks for (RFC 6750). */
+#define HTTP_BEARER_CHALLENGE "Bearer error=\"invalid_token\""
+
 /* Answers an upgrade or request at once with {"error": msg}; for CONFIRM_UPGRADE. */
 int http_refuse_now(struct lws *wsi, int status, const char *msg);
 
 /* ws.c */
+/* Checks an upgrade (room, token); the token's claims wait on the wsi's opaque user data until
+ * the socket opens (ws_on_established takes them, ws_on_destroy frees what is left). */
 int ws_confirm_upgrade(struct lws *wsi);
 int ws_on_established(struct lws *wsi, struct session *s);
 int ws_on_receive(struct session *s, const void *in, size_t len);
 int ws_on_writable(struct session *s);
 void ws_on_peer_close(struct session *s, const void *in, size_t len);
 void ws_on_closed(struct session *s);
+void ws_on_destroy(struct lws *wsi);
 
 #endif

@@ -12,6 +12,7 @@
 #include "route.h"
 #include "server.h"
 #include "session.h"
+#include "token.h"
 
 #include <libwebsockets.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ static struct ns *upgrade_target(struct lws *wsi, char *uri, struct route *rt, i
 }
 
 int ws_confirm_upgrade(struct lws *wsi) {
-    char uri[URI_MAX];
+    char uri[URI_MAX], refusal[128];
     struct route rt;
     int status;
     const char *why;
@@ -50,6 +51,12 @@ int ws_confirm_upgrade(struct lws *wsi) {
     struct ns *ns = upgrade_target(wsi, uri, &rt, &status, &why);
     if (!ns)
         return http_refuse_now(wsi, status, why);
+    const struct ns_config *nc = config_namespace(server.cfg, ns_name(ns));
+    char *claims;
+    if (token_check(wsi, nc ? &nc->auth : NULL, ns_name(ns), &claims, refusal, sizeof refusal))
+        return http_refuse_now(wsi, 401, refusal);
+    free(lws_get_opaque_user_data(wsi));
+    lws_set_opaque_user_data(wsi, claims);
     if (door_can_join(ns, rt.id, rt.id_len) != DOOR_OK)
         return http_refuse_now(wsi, 503, "room is full");
     return 0;
@@ -60,14 +67,19 @@ int ws_on_established(struct lws *wsi, struct session *s) {
     struct route rt;
     int status;
     const char *why;
+    char *auth = lws_get_opaque_user_data(wsi); /* checked by ws_confirm_upgrade */
+    lws_set_opaque_user_data(wsi, NULL);
     memset(s, 0, sizeof *s);
     s->wsi = wsi;
     struct ns *ns = upgrade_target(wsi, uri, &rt, &status, &why);
     struct request *join_req =
         ns ? http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri), rt.rest_len)
            : NULL;
-    if (!join_req)
+    if (!join_req) {
+        free(auth);
         return -1;
+    }
+    join_req->auth = auth;
     s->conn = door_join(ns, rt.id, rt.id_len, wsi, join_req, server.stopping);
     if (!s->conn)
         return -1;
@@ -111,4 +123,9 @@ void ws_on_closed(struct session *s) {
         door_closed(c, s->close_code, reason);
     }
     free(reason);
+}
+
+void ws_on_destroy(struct lws *wsi) {
+    free(lws_get_opaque_user_data(wsi));
+    lws_set_opaque_user_data(wsi, NULL);
 }
