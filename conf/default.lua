@@ -47,7 +47,16 @@ return {
             settings = { ttl = 604800 }, -- seconds until a room's votes expire
         },
         relay = { script = "../demos/relay/relay.lua" },
-        chat = { script = "../demos/chat/chat.lua", page = "../demos/chat/chat.html" },
+        chat = {
+            script = "../demos/chat/chat.lua",
+            page = "../demos/chat/chat.html",
+            -- With ROOMD_CHAT_SECRET set, a token's "name" claim names its holder
+            -- (docs/operations.md; mint one with build/roomctl token).
+            auth = os.getenv("ROOMD_CHAT_SECRET") and {
+                required = false,
+                jwt = { alg = "HS256", secret_env = "ROOMD_CHAT_SECRET" },
+            } or nil,
+        },
         game = { script = "../demos/game/game.lua", page = "../demos/game/game.html" },
     },
 }

@@ -99,7 +99,8 @@ function Chat.join(room, conn, req)
     if req.rest ~= "" then
         return false, "chat rooms have no sub-paths"
     end
-    local name, err = check_name(req.query.name)
+    -- With tokens configured (docs/operations.md), the name is the token's "name" claim.
+    local name, err = check_name(conn.auth and conn.auth.name or req.query.name)
     if not name then
         return false, err
     end
