@@ -71,12 +71,18 @@ static bool has_audience(json_t *aud, const char *audience) {
     return false;
 }
 
-/* The registered claims of a token whose signature holds. NULL, or why it is refused. */
-static const char *claims_refusal(const struct auth_config *a, json_t *c, long long now_s) {
+/* The registered claims of a token whose signature holds, and the times it holds for. NULL, or
+ * why it is refused. */
+static const char *claims_refusal(const struct auth_config *a, json_t *c, long long now_s,
+                                  struct auth_window *w) {
     json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
-    if (exp && (!json_is_number(exp) || json_number_value(exp) + a->leeway_s < (double)now_s))
+    if ((exp && !json_is_number(exp)) || (nbf && !json_is_number(nbf)))
+        return exp && !json_is_number(exp) ? "token expired" : "token not valid yet";
+    w->until = exp ? json_number_value(exp) + a->leeway_s : 1e300;
+    w->from = nbf ? json_number_value(nbf) - a->leeway_s : -1e300;
+    if (w->until < (double)now_s)
         return "token expired";
-    if (nbf && (!json_is_number(nbf) || json_number_value(nbf) - a->leeway_s > (double)now_s))
+    if (w->from > (double)now_s)
         return "token not valid yet";
     json_t *iss = json_object_get(c, "iss");
     if (a->issuer && (!json_is_string(iss) || strcmp(json_string_value(iss), a->issuer) != 0))
@@ -88,11 +94,11 @@ static const char *claims_refusal(const struct auth_config *a, json_t *c, long l
 
 /* The JSON text of a verified token's payload, checked against the config. */
 static int check_claims(const struct auth_config *a, jwt_t *jwt, long long now_s, char **claims,
-                        const char **why) {
+                        struct auth_window *w, const char **why) {
     char *text = jwt_get_grants_json(jwt, NULL);
     json_t *c = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
     *why = !c || !json_is_object(c) ? "token payload is not a JSON object"
-                                    : claims_refusal(a, c, now_s);
+                                    : claims_refusal(a, c, now_s, w);
     json_decref(c);
     if (*why) {
         free(text);
@@ -103,7 +109,7 @@ static int check_claims(const struct auth_config *a, jwt_t *jwt, long long now_s
 }
 
 int auth_check(const struct auth_config *a, const char *token, size_t len, long long now_s,
-               char **claims, char *why, size_t whylen) {
+               char **claims, struct auth_window *window, char *why, size_t whylen) {
     const char *reason = "malformed token";
     char copy[AUTH_TOKEN_MAX + 1];
     jwt_t *jwt = NULL;
@@ -123,7 +129,7 @@ int auth_check(const struct auth_config *a, const char *token, size_t len, long 
         reason = "token signed with another algorithm";
         goto refuse;
     }
-    if (check_claims(a, jwt, now_s, claims, &reason) == 0) {
+    if (check_claims(a, jwt, now_s, claims, window, &reason) == 0) {
         jwt_free(jwt);
         return 0;
     }

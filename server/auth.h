@@ -34,10 +34,16 @@ int auth_alg_parse(const char *name);
 int auth_load_key(struct auth_config *a, const char *secret_env, const char *public_key_path,
                   char *err, size_t errlen);
 
+/* When a verified token may be used: from..until (Unix seconds, leeway included). */
+struct auth_window {
+    double from, until;
+};
+
 /* Checks token[0..len) at now_s (Unix seconds). Returns 0 with *claims the payload as
- * malloc()ed JSON text, or -1 with why (for the log and the 401 body; never the token). */
+ * malloc()ed JSON text and *window the times it holds for (so a cache may reuse the result),
+ * or -1 with why (for the log and the 401 body; never the token). */
 int auth_check(const struct auth_config *a, const char *token, size_t len, long long now_s,
-               char **claims, char *why, size_t whylen);
+               char **claims, struct auth_window *window, char *why, size_t whylen);
 
 /* Frees what auth_load_key and the config strings hold. Accepts a zeroed config. */
 void auth_config_free(struct auth_config *a);

@@ -17,6 +17,7 @@
 #include "registry.h"
 #include "session.h"
 #include "store.h"
+#include "token.h"
 #include "watch.h"
 
 #include <arpa/inet.h>
@@ -317,6 +318,7 @@ int server_run(const struct config *cfg) {
     lws_context_destroy(context);
     context = NULL;
     registry_free_all();
+    token_cache_clear();
     free_namespaces();
     redis_child_stop(child);
     child = NULL;

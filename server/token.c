@@ -5,9 +5,60 @@
 #include "log.h"
 
 #include <libwebsockets.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+/* Verified tokens, so a client that sends the same token with every request pays for the
+ * signature once: a direct-mapped table keyed by the token's bytes and its config. A hit is
+ * still checked against the token's exp and nbf; a token longer than CACHE_TOKEN_MAX is
+ * verified every time. */
+#define CACHE_SLOTS 1024
+#define CACHE_TOKEN_MAX 2048
+
+struct cached {
+    const struct auth_config *config;
+    char *token, *claims;
+    size_t len;
+    struct auth_window window;
+};
+
+static struct cached cache[CACHE_SLOTS];
+
+static struct cached *slot(const struct auth_config *a, const char *token, size_t len) {
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)a;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)token[i]) * 1099511628211ull;
+    return &cache[h % CACHE_SLOTS];
+}
+
+/* The claims of a token verified before and valid at now_s, copied; or NULL. */
+static char *cache_find(const struct auth_config *a, const char *token, size_t len, double now_s) {
+    const struct cached *c = slot(a, token, len);
+    if (c->config != a || c->len != len || memcmp(c->token, token, len) != 0 ||
+        now_s < c->window.from || now_s > c->window.until)
+        return NULL;
+    return strdup(c->claims);
+}
+
+static void cache_keep(const struct auth_config *a, const char *token, size_t len,
+                       const char *claims, struct auth_window w) {
+    if (len > CACHE_TOKEN_MAX)
+        return;
+    struct cached *c = slot(a, token, len);
+    char *t = malloc(len), *copy = strdup(claims);
+    if (!t || !copy) {
+        free(t);
+        free(copy);
+        return;
+    }
+    free(c->token);
+    free(c->claims);
+    memcpy(t, token, len);
+    *c = (struct cached){a, t, copy, len, w};
+}
 
 /* Copies the token into out; returns its length, 0 when there is none, -1 when the place
  * that holds one holds something else or too much. */
@@ -47,10 +98,24 @@ int token_check(struct lws *wsi, const struct auth_config *a, const char *ns_nam
         n = from_query(wsi, token, sizeof token);
     if (n == 0 && !a->required)
         return 0;
-    if (n > 0 && auth_check(a, token, (size_t)n, (long long)time(NULL), claims, why, whylen) == 0)
+    long long now = (long long)time(NULL);
+    struct auth_window w;
+    if (n > 0 && (*claims = cache_find(a, token, (size_t)n, (double)now)))
         return 0;
+    if (n > 0 && auth_check(a, token, (size_t)n, now, claims, &w, why, whylen) == 0) {
+        cache_keep(a, token, (size_t)n, *claims, w);
+        return 0;
+    }
     if (n <= 0)
         snprintf(why, whylen, "%s", n == 0 ? "missing token" : "malformed token");
     log_limited(LOG_WARN, "[ns %s] refused at the door: %s", ns_name, why);
     return -1;
+}
+
+void token_cache_clear(void) {
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        free(cache[i].token);
+        free(cache[i].claims);
+        cache[i] = (struct cached){0};
+    }
 }

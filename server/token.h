@@ -6,7 +6,9 @@
  *      a WebSocket).
  * Not Sec-WebSocket-Protocol: libwebsockets 4.1 drops an upgrade whose
  * protocol header is longer than about 100 bytes, and signed tokens are
- * longer. A refusal's reason is logged (rate-limited), never the token. */
+ * longer. A refusal's reason is logged (rate-limited), never the token.
+ * Verified tokens are remembered (token.c), so one sent with every request
+ * costs one signature check until it expires. */
 #ifndef ROOMD_TOKEN_H
 #define ROOMD_TOKEN_H
 
@@ -20,5 +22,8 @@ struct auth_config;
  * with the reason in why: the request is refused with 401. */
 int token_check(struct lws *wsi, const struct auth_config *a, const char *ns_name, char **claims,
                 char *why, size_t whylen);
+
+/* Forgets every verified token (at exit, and when the config they were checked against goes). */
+void token_cache_clear(void);
 
 #endif

@@ -36,7 +36,8 @@ static char *token(jwt_alg_t alg, const char *key, size_t key_len, const char *c
 
 static void expect(int line, const struct auth_config *a, const char *tok, const char *why_part) {
     char *claims = NULL, why[128] = "";
-    int rc = auth_check(a, tok, tok ? strlen(tok) : 0, NOW, &claims, why, sizeof why);
+    struct auth_window w;
+    int rc = auth_check(a, tok, tok ? strlen(tok) : 0, NOW, &claims, &w, why, sizeof why);
     if (!why_part)
         check_report(rc == 0 && claims, line, "auth_check", "refused: %s", why);
     else
@@ -57,8 +58,10 @@ static void test_hs256(void) {
     struct auth_config a = hs256();
     char *ok = token(JWT_ALG_HS256, SECRET, strlen(SECRET), "{\"sub\":\"ada\",\"n\":[1,2]}");
     char *claims = NULL, why[128];
-    CHECK_INT(auth_check(&a, ok, strlen(ok), NOW, &claims, why, sizeof why), 0);
+    struct auth_window w;
+    CHECK_INT(auth_check(&a, ok, strlen(ok), NOW, &claims, &w, why, sizeof why), 0);
     CHECK_HAS(claims, "\"sub\":\"ada\"");
+    CHECK(w.from < -1e299 && w.until > 1e299); /* neither exp nor nbf: always */
     free(claims);
     expect(__LINE__, &a, NULL, "missing");
     expect(__LINE__, &a, "not.a.token", "token");
