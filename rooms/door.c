@@ -98,3 +98,56 @@ void door_close_all(int code, const char *reason) {
     struct close_args a = {code, reason};
     registry_each(close_room, &a);
 }
+
+static void fill_info(const struct room *r, struct door_room_info *info) {
+    *info = (struct door_room_info){r->ns->name, r->id, r->id_len,
+                                    r->state == ROOM_COLD ? "hibernated" : "memory", r->n_conns};
+}
+
+struct each_args {
+    const struct ns *ns;
+    void (*fn)(const struct door_room_info *, void *);
+    void *arg;
+};
+
+static void each_room(struct room *r, void *arg) {
+    const struct each_args *a = arg;
+    struct door_room_info info;
+    if (a->ns && r->ns != a->ns)
+        return;
+    fill_info(r, &info);
+    a->fn(&info, a->arg);
+}
+
+void door_each_room(const struct ns *ns, void (*fn)(const struct door_room_info *, void *),
+                    void *arg) {
+    struct each_args a = {ns, fn, arg};
+    registry_each(each_room, &a);
+}
+
+bool door_room(struct ns *ns, const char *id, size_t len, struct door_room_info *info,
+               void (*conn_fn)(const struct door_conn_info *, void *), void *arg) {
+    struct room *r = registry_find(ns, id, len);
+    if (!r)
+        return false;
+    fill_info(r, info);
+    for (const struct conn *c = r->conns; c && conn_fn; c = c->next) {
+        struct door_conn_info ci = {
+            (unsigned long long)c->id, c->tags, c->n_tags, c->attachment, c->auth,
+            c->q_bytes + c->held_bytes};
+        conn_fn(&ci, arg);
+    }
+    return true;
+}
+
+int door_evict(struct ns *ns, const char *id, size_t len, int code, const char *reason,
+               bool unload) {
+    struct room *r = registry_find(ns, id, len);
+    if (!r)
+        return -1;
+    int n = r->n_conns;
+    room_close_all(r, code, reason);
+    if (unload)
+        room_unload(r);
+    return n;
+}

@@ -53,6 +53,39 @@ enum door_answer door_request(struct ns *ns, const char *id, size_t len, struct 
 
 void door_stats(struct door_stats *out);
 
+/* ---- the admin API's view (server/admin.c) ---- */
+
+/* What the admin API shows of a room in memory, and of each of its connections. */
+struct door_room_info {
+    const char *ns, *id;
+    size_t id_len;
+    const char *state; /* "memory" (its Lua instance is live) or "hibernated" */
+    int connections;
+};
+struct door_conn_info {
+    unsigned long long id;
+    char *const *tags;
+    int n_tags;
+    const char *attachment, *auth; /* JSON text, or NULL */
+    size_t queued_bytes;           /* queued and held for its socket */
+};
+
+/* Calls fn for every room in memory (of namespace ns only, unless ns is NULL). fn must not add
+ * or remove rooms. */
+void door_each_room(const struct ns *ns, void (*fn)(const struct door_room_info *, void *),
+                    void *arg);
+
+/* Fills info for room <ns, id> and calls conn_fn (if not NULL) for each of its connections;
+ * false when the room is not in memory. */
+bool door_room(struct ns *ns, const char *id, size_t len, struct door_room_info *info,
+               void (*conn_fn)(const struct door_conn_info *, void *), void *arg);
+
+/* Closes every connection of room <ns, id> with code and reason; with unload, its Lua instance
+ * goes too (at once, or once the writes in flight are stored and answered), so its next event
+ * loads it from storage. Returns the connections closed, or -1 when it is not in memory. */
+int door_evict(struct ns *ns, const char *id, size_t len, int code, const char *reason,
+               bool unload);
+
 /* Closes every connection of every room with code and reason (a stop). */
 void door_close_all(int code, const char *reason);
 

@@ -22,9 +22,8 @@ static void detach(struct room *r, void *arg) {
     d->rooms++;
 }
 
-int reload_namespace(struct ns *ns) {
-    char err[2048];
-    struct lvm *old = ns_reload(ns, err, sizeof err);
+int reload_namespace(struct ns *ns, char *err, size_t errlen) {
+    struct lvm *old = ns_reload(ns, err, errlen);
     if (!old) {
         log_error("[ns %s] reload failed, the old code keeps running: %s", ns->name, err);
         return -1;

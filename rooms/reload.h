@@ -8,9 +8,12 @@
 #ifndef ROOMD_RELOAD_H
 #define ROOMD_RELOAD_H
 
+#include <stddef.h>
+
 struct ns;
 
-/* Returns 0 when the new code runs, -1 when the old one stays (logged). */
-int reload_namespace(struct ns *ns);
+/* Returns 0 when the new code runs, -1 when the old one stays (logged, and "file:line: message"
+ * in err). */
+int reload_namespace(struct ns *ns, char *err, size_t errlen);
 
 #endif

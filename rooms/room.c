@@ -521,6 +521,12 @@ static void reset(struct room *r) {
     log_warn("[room %s] reset to its stored state", r->tag);
 }
 
+/* No generation change: a load or checkpoint in flight must still find the room (go_cold lets
+ * them finish first). */
+void room_unload(struct room *r) {
+    unload(r, false);
+}
+
 void room_detach_lua(struct room *r) {
     unload(r, true);
 }

@@ -66,6 +66,10 @@ void room_detach_lua(struct room *r);
 /* The room's alarm may be due: queues an alarm turn (unless one is queued already). */
 void room_post_alarm(struct room *r);
 
+/* Drops the room's Lua instance (at once, or once its writes in flight are stored and answered):
+ * its next event loads it from storage. Connections stay. */
+void room_unload(struct room *r);
+
 /* Closes every connection of the room with code and reason. */
 void room_close_all(struct room *r, int code, const char *reason);
 

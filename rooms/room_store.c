@@ -285,3 +285,58 @@ void room_store_commit(struct room *r, const struct storage_writes *w) {
     if (rc != 0)
         commit_failed(r, t);
 }
+
+int room_store_parse_key(const char *key, size_t len, char *ns, size_t ns_cap, char *id,
+                         size_t *id_len, size_t id_cap) {
+    const char *open = memchr(key, '{', len),
+               *close = open ? memchr(open, '}', len - (size_t)(open - key)) : NULL;
+    if (len < 4 || memcmp(key, "rd:{", 4) != 0 || !close || open != key + 3)
+        return -1;
+    return room_store_parse_member(open + 1, (size_t)(close - open - 1), ns, ns_cap, id, id_len,
+                                   id_cap);
+}
+
+int room_store_scan(const char *cursor, const char *ns, const char *prefix, size_t prefix_len,
+                    int count, store_reply_fn *fn, void *arg) {
+    char match[KEY_MAX + 8], n[16];
+    size_t len = (size_t)snprintf(match, sizeof match, "rd:{%s:", ns ? ns : "*");
+    len = escape(prefix, prefix_len, match, len, sizeof match - 8);
+    snprintf(match + len, sizeof match - len, "*}:meta");
+    snprintf(n, sizeof n, "%d", count);
+    const char *argv[] = {"SCAN", cursor, "MATCH", match, "COUNT", n};
+    return store_command(fn, arg, 6, argv, NULL);
+}
+
+int room_store_stats(const struct store_room *rooms, int n, store_reply_fn *fn, void *arg) {
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    if (store_command(NULL, NULL, 1, multi, NULL) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        char key[KEY_MAX], meta[KEY_MAX];
+        room_store_key(rooms[i].ns, rooms[i].id, rooms[i].id_len, key, sizeof key);
+        meta_key(key, meta, sizeof meta);
+        const char *hlen[] = {"HLEN", key}, *usage[] = {"MEMORY", "USAGE", key},
+                   *alarm[] = {"HGET", meta, "alarm"}, *exists[] = {"EXISTS", meta};
+        if (store_command(NULL, NULL, 2, hlen, NULL) != 0 ||
+            store_command(NULL, NULL, 3, usage, NULL) != 0 ||
+            store_command(NULL, NULL, 3, alarm, NULL) != 0 ||
+            store_command(NULL, NULL, 2, exists, NULL) != 0)
+            return -1;
+    }
+    return store_command(fn, arg, 1, exec, NULL);
+}
+
+int room_store_delete(const char *ns, const char *id, size_t id_len, store_reply_fn *fn,
+                      void *arg) {
+    char key[KEY_MAX], meta[KEY_MAX], member[KEY_MAX];
+    room_store_key(ns, id, id_len, key, sizeof key);
+    meta_key(key, meta, sizeof meta);
+    room_store_member(ns, id, id_len, member, sizeof member);
+    const char *multi[] = {"MULTI"}, *del[] = {"DEL", key, meta},
+               *zrem[] = {"ZREM", ROOM_STORE_ALARMS, member}, *exec[] = {"EXEC"};
+    if (store_command(NULL, NULL, 1, multi, NULL) != 0 ||
+        store_command(NULL, NULL, 3, del, NULL) != 0 ||
+        store_command(NULL, NULL, 3, zrem, NULL) != 0)
+        return -1;
+    return store_command(fn, arg, 1, exec, NULL);
+}

@@ -18,6 +18,8 @@
 #ifndef ROOMD_ROOM_STORE_H
 #define ROOMD_ROOM_STORE_H
 
+#include "store.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -40,6 +42,27 @@ void room_store_member(const char *ns, const char *id, size_t id_len, char *out,
  * not one room_store_member makes. */
 int room_store_parse_member(const char *member, size_t len, char *ns, size_t ns_cap, char *id,
                             size_t *id_len, size_t id_cap);
+
+/* Splits a key room_store_key made (a room's kv or meta key) into namespace and id. Returns 0,
+ * or -1 when it is not one. */
+int room_store_parse_key(const char *key, size_t len, char *ns, size_t ns_cap, char *id,
+                         size_t *id_len, size_t id_cap);
+
+/* The admin API's reads and deletes (server/admin.c). Each sends its commands at once and
+ * hands fn the reply (NULL: no storage); 0, or -1 when nothing could be sent.
+ *   room_store_scan: one SCAN step over rooms' meta keys (every room that ever stored has one)
+ *     of namespace ns (NULL: all) whose id starts with prefix[0..prefix_len).
+ *   room_store_stats: MULTI, then per room HLEN kv, MEMORY USAGE kv, HGET meta alarm,
+ *     EXISTS meta; EXEC: 4 replies a room.
+ *   room_store_delete: the room's keys and its alarm, in one transaction. */
+struct store_room {
+    const char *ns, *id;
+    size_t id_len;
+};
+int room_store_scan(const char *cursor, const char *ns, const char *prefix, size_t prefix_len,
+                    int count, store_reply_fn *fn, void *arg);
+int room_store_stats(const struct store_room *rooms, int n, store_reply_fn *fn, void *arg);
+int room_store_delete(const char *ns, const char *id, size_t id_len, store_reply_fn *fn, void *arg);
 
 /* Loads r's stored entries; room_loaded(r, ok) follows (later, or at once when storage is
  * unavailable). */

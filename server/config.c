@@ -327,10 +327,37 @@ static void read_custom_headers(lua_State *L, struct config *cfg, int t) {
     }
 }
 
+/* Whether host names this machine only (then the admin API may go without a token). */
+static bool loopback(const char *host) {
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
+/* admin = {host = "127.0.0.1", port = 0 (off), token_env = "ROOMD_ADMIN_TOKEN"}. */
+static void read_admin(lua_State *L, int t, struct admin_config *a) {
+    static const char *const names[] = {"host", "port", "token_env", NULL};
+    if (!lua_isnil(L, t) && !lua_istable(L, t))
+        luaL_error(L, "config: 'admin' must be {host = ..., port = ..., token_env = ...}");
+    if (lua_isnil(L, t)) {
+        lua_newtable(L);
+        lua_replace(L, t);
+    }
+    check_keys(L, t, names, "admin");
+    a->port = (int)opt_number(L, t, "port", 0, 0, 65535);
+    if (!(a->host = strdup(opt_string(L, t, "host", "127.0.0.1"))))
+        luaL_error(L, "out of memory");
+    const char *env = opt_string(L, t, "token_env", "ROOMD_ADMIN_TOKEN"), *token = getenv(env);
+    if (token && *token && !(a->token = strdup(token)))
+        luaL_error(L, "out of memory");
+    if (a->port && !a->token && !loopback(a->host))
+        luaL_error(L, "config: the admin API on %s (not loopback) needs a token: set $%s", a->host,
+                   env);
+}
+
 static void read_config(lua_State *L, struct load *ld, int t) {
-    static const char *const names[] = {"host",     "port",        "node",       "log_level",
-                                        "limits",   "static_root", "namespaces", "custom_headers",
-                                        "data_dir", "redis",       "watch",      NULL};
+    static const char *const names[] = {
+        "host",  "port",           "node",     "log_level", "limits", "static_root", "namespaces",
+        "admin", "custom_headers", "data_dir", "redis",     "watch",  NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, t, names, "the config");
     cfg->host = strdup(opt_string(L, t, "host", "127.0.0.1"));
@@ -357,6 +384,8 @@ static void read_config(lua_State *L, struct load *ld, int t) {
         luaL_error(L, "out of memory");
     lua_getfield(L, t, "limits");
     read_limits(L, lua_gettop(L), &cfg->limits);
+    lua_getfield(L, t, "admin");
+    read_admin(L, lua_gettop(L), &cfg->admin);
     lua_getfield(L, t, "custom_headers");
     read_custom_headers(L, cfg, lua_gettop(L));
     lua_getfield(L, t, "namespaces");
@@ -422,6 +451,8 @@ void config_free(struct config *cfg) {
     free(cfg->static_root);
     free(cfg->data_dir);
     free(cfg->redis);
+    free(cfg->admin.host);
+    free(cfg->admin.token);
     memset(cfg, 0, sizeof *cfg);
 }
 

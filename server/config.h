@@ -22,6 +22,13 @@ struct ns_config {
     struct auth_config auth; /* tokens checked at the door (auth.alg 0: none configured) */
 };
 
+/* The admin API's listener (server/admin.h): off when port is 0. */
+struct admin_config {
+    char *host;
+    int port;
+    char *token; /* the value of the token_env variable, or NULL: no token asked (loopback only) */
+};
+
 struct config {
     char *host;
     int port;
@@ -34,6 +41,7 @@ struct config {
     char **custom_headers; /* request headers beyond the ones lws knows ("name:", lower case) */
     int n_custom_headers;
     struct limits limits;
+    struct admin_config admin;
     struct ns_config *namespaces;
     int n_namespaces;
 };

@@ -13,9 +13,9 @@
 
 #define MAX_SETS 256
 
-static const char usage[] =
-    "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
-    "             [--data DIR] [--redis URL] [--watch] [--set NAME=VALUE]...\n";
+static const char usage[] = "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
+                            "             [--data DIR] [--redis URL] [--watch] [--admin-port N]\n"
+                            "             [--set NAME=VALUE]...\n";
 
 /* The default config: conf/default.lua beside the binary's build folder, else under the
  * working directory. */
@@ -63,7 +63,7 @@ static const char *absolute(const char *dir, char *out, size_t len) {
 static int parse_args(int argc, char **argv, struct args *a) {
     char path[PATH_MAX * 2];
     static const char *const flag_sets[][2] = {
-        {"--host", "host"}, {"--port", "port"}, {"--node", "node"}};
+        {"--host", "host"}, {"--port", "port"}, {"--node", "node"}, {"--admin-port", "admin.port"}};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {

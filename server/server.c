@@ -6,6 +6,7 @@
  * adopted into the loop, so a stop is just another event. */
 #include "server.h"
 
+#include "admin.h"
 #include "alarm.h"
 #include "config.h"
 #include "conn.h"
@@ -294,7 +295,7 @@ int server_run(const struct config *cfg) {
     int started = watch_signals(vh);
     if (started != 0)
         fprintf(stderr, "roomd: cannot watch signals: %s\n", strerror(errno));
-    else
+    else if ((started = admin_start(context, &cfg->admin)) == 0)
         started = start_storage(cfg, vh);
     if (started != 0) {
         lws_context_destroy(context);

@@ -24,19 +24,21 @@ static int *wds;      /* the watch of each namespace's folder */
 static lws_sorted_usec_list_t quiet;
 
 static void reload_pending(lws_sorted_usec_list_t *sul) {
+    char err[2048]; /* logged by reload_namespace */
     (void)sul;
     for (int i = 0; i < server.n_ns; i++) {
         if (!pending[i])
             continue;
         pending[i] = false;
-        reload_namespace(server.ns[i]);
+        reload_namespace(server.ns[i], err, sizeof err);
     }
 }
 
 void watch_reload_all(void) {
+    char err[2048]; /* logged by reload_namespace */
     log_info("reloading every namespace");
     for (int i = 0; i < server.n_ns; i++)
-        reload_namespace(server.ns[i]);
+        reload_namespace(server.ns[i], err, sizeof err);
 }
 
 /* Marks the namespaces whose script is `name` in the folder of watch wd. */
