@@ -87,8 +87,7 @@ static void push_script_where(lua_State *L) {
         lua_pushliteral(L, "");
 }
 
-/* Raises fmt..., prefixed with the script's file:line. */
-static int raise_at_script(lua_State *L, const char *fmt, ...) {
+int lvm_error(lua_State *L, const char *fmt, ...) {
     va_list ap;
     push_script_where(L);
     va_start(ap, fmt);
@@ -120,7 +119,7 @@ static bool past_deadline(struct lvm *vm) {
 }
 
 static int raise_cpu_limit(lua_State *L, struct lvm *vm) {
-    return raise_at_script(L, "CPU limit: the turn ran past %d ms", vm->cpu_ms);
+    return lvm_error(L, "CPU limit: the turn ran past %d ms", vm->cpu_ms);
 }
 
 static void cpu_hook(lua_State *L, lua_Debug *ar) {
@@ -142,7 +141,7 @@ static void check_stack(lua_State *L) {
     struct lvm *vm = vm_of(L);
     char *here = __builtin_frame_address(0);
     if (vm->stack_base && here < vm->stack_base && (size_t)(vm->stack_base - here) > vm->stack_max)
-        raise_at_script(L, "C stack overflow (Lua calling C calling Lua, too deeply nested)");
+        lvm_error(L, "C stack overflow (Lua calling C calling Lua, too deeply nested)");
 }
 
 static const struct lbound bound = {check_time, check_stack};

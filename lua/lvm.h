@@ -80,6 +80,11 @@ bool lvm_push_handler(struct lvm *vm, lua_State *co, const char *name);
  * and a traceback are in err. Never raises. The one function that resumes coroutines. */
 enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, size_t errlen);
 
+/* Raises the Lua error fmt... (lua_pushfstring's formats), prefixed with "file:line: " of the
+ * innermost frame of the room script on L's stack: unlike luaL_error's level 1, right also when
+ * the script reached the C function through a tail call or one of roomd's own chunks. */
+int lvm_error(lua_State *L, const char *fmt, ...);
+
 /* Bytes the VM's heap holds now. */
 size_t lvm_memory(const struct lvm *vm);
 
