@@ -3,10 +3,10 @@
  * LuaJIT's table.sort compares in C: sorting a few million numbers or strings takes seconds
  * without one Lua instruction for the count hook to see, and a comparator that sorts again
  * recurses through C. This one is a heap sort (O(n log n) comparisons whatever the comparator
- * does, no recursion, never out of bounds) that calls the bound's check_time every few thousand
- * comparisons and its check_stack before it calls back into Lua (a comparator, or __lt). Same
- * arguments and contract as Lua 5.1's: sorts t[1..#t] in place with raw reads and writes,
- * comp(a, b) or `<`; not stable. */
+ * does, no recursion, never out of bounds; bottom-up: about n log2 n comparisons) that calls the
+ * bound's check_time every few thousand comparisons and its check_stack before it calls back into
+ * Lua (a comparator, or __lt). Same arguments and contract as Lua 5.1's: sorts t[1..#t] in place
+ * with raw reads and writes, comp(a, b) or `<`; not stable. */
 #ifndef ROOMD_LSORT_H
 #define ROOMD_LSORT_H
 
