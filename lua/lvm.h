@@ -23,10 +23,14 @@ enum lvm_result {
  * sandbox and the json module set up. Returns NULL with the reason in err. */
 struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *err, size_t errlen);
 
-/* Bounds the CPU time of every turn to ms milliseconds (0: no bound). A turn past it raises
- * "CPU limit" (again and again, so a pcall cannot swallow it for good). LuaJIT does not run
- * hooks inside compiled code, so a bounded VM runs in its interpreter: the trade-off, measured
- * in docs/lua-api.md. */
+/* Bounds the CPU time of every turn (and of a script's top level as it loads) to ms
+ * milliseconds (0: no bound). A turn past it raises "CPU limit" (again and again, so a pcall
+ * cannot swallow it for good, and xpcall's handler no longer runs). The sandbox's C functions
+ * that could run long (pattern matching, sort, JSON encoding) look at the same deadline. LuaJIT
+ * does not run hooks inside compiled code, so a bounded VM runs in its interpreter: the
+ * trade-off, measured in docs/lua-api.md. Whatever the bound, C calling back into Lua may nest
+ * only as deep as a quarter of the process's stack limit (at most 2 MiB) below the turn's start:
+ * deeper raises "C stack overflow". */
 void lvm_set_cpu_limit(struct lvm *vm, int ms);
 
 /* Whether the last failed turn failed on the CPU limit (and clears it). */
