@@ -45,5 +45,6 @@ return {
         store = { script = "../tests/lua/store.lua" }, -- test_storage_api, test_durability
         alarmy = { script = "../tests/lua/alarmy.lua" }, -- test_alarms, test_eviction
         runaway = { script = "../tests/lua/runaway.lua" }, -- test_containment
+        hostile = { script = "../tests/lua/hostile.lua" }, -- test_hostile: scripts that attack roomd
     },
 }

@@ -220,7 +220,7 @@ static struct ljson_state *register_all(lua_State *L) {
     lua_pushcfunction(L, ljson__encode_worker);
     set_registry(L, &encode_key);
     struct ljson_state *st = lua_newuserdata(L, sizeof *st);
-    *st = (struct ljson_state){LJSON_DEFAULT_MAX_DEPTH, array_mt, object_mt, NULL};
+    *st = (struct ljson_state){LJSON_DEFAULT_MAX_DEPTH, array_mt, object_mt, NULL, NULL, 0};
     set_registry(L, &state_key);
     return st;
 }
@@ -255,6 +255,14 @@ void ljson_set_max_depth(lua_State *L, int depth) {
     struct ljson_state *st = get_state(L);
     if (st)
         st->max_depth = depth;
+}
+
+void ljson_set_budget(lua_State *L, int (*over)(lua_State *L), size_t max_bytes) {
+    struct ljson_state *st = get_state(L);
+    if (st) {
+        st->over = over;
+        st->max_bytes = max_bytes;
+    }
 }
 
 int ljson_mark(lua_State *L, int idx, enum ljson_mark mark) {

@@ -28,6 +28,13 @@ void ljson_open(lua_State *L);
  * if ljson_open was not called on L. Never raises. */
 void ljson_set_max_depth(lua_State *L, int depth);
 
+/* Bounds the encoder on L (all of its threads): every 256 tables it asks over(L), which must not
+ * raise, whether to stop (then it fails with "CPU limit"), and it writes at most max_bytes of
+ * text (0: no limit). A value that shares a table many times over encodes each use in full, so
+ * a few kilobytes of Lua can ask for exabytes of JSON. Does nothing if ljson_open was not called
+ * on L. Never raises. */
+void ljson_set_budget(lua_State *L, int (*over)(lua_State *L), size_t max_bytes);
+
 /* Parses `len` bytes of JSON text and pushes the Lua value. Returns 0 with one value pushed, or -1
  * with nothing pushed and a human-readable reason in err (invalid JSON, invalid UTF-8, nesting
  * deeper than max_depth, out of memory). Never raises: parsing runs inside a protected call, and

@@ -13,10 +13,12 @@
 
 /* Per-lua_State data: a userdata anchored in the registry and shared by all threads of L. */
 struct ljson_state {
-    int max_depth;         /* the limit of json.encode and json.decode */
-    const void *array_mt;  /* identities of the marker metatables, for cheap comparison */
-    const void *object_mt; /* (tables do not move in LuaJIT, and the registry anchors them) */
-    void *call;            /* the arguments of the worker or string push in progress */
+    int max_depth;             /* the limit of json.encode and json.decode */
+    const void *array_mt;      /* identities of the marker metatables, for cheap comparison */
+    const void *object_mt;     /* (tables do not move in LuaJIT, and the registry anchors them) */
+    void *call;                /* the arguments of the worker or string push in progress */
+    int (*over)(lua_State *L); /* the encoder's budget (ljson_set_budget), or NULL */
+    size_t max_bytes;          /* the longest text the encoder writes, 0: no limit */
 };
 
 /* Where a failing call writes its reason; only the first reason is kept. */

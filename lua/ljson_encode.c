@@ -23,6 +23,9 @@ struct encoder {
     size_t len, cap;
     int max_depth;
     const void *array_mt, *object_mt;
+    int (*over)(lua_State *L); /* the budget: asked every 256 tables, NULL for none */
+    size_t max_bytes;          /* the longest text, 0: no limit */
+    unsigned long tables;      /* tables written so far */
 };
 
 /* Where an encoded value sits, for error messages: member `key` of an object when key is not
@@ -49,6 +52,8 @@ static int fail_at(struct encoder *e, const struct slot *s, const char *what) {
 /* Grows the output to hold n more bytes and a NUL. Returns 0, or -1 with the reason. */
 static int grow(struct encoder *e, size_t n) {
     size_t cap = e->cap ? e->cap : 256;
+    if (e->max_bytes && e->len + n >= e->max_bytes)
+        return ljson__fail(&e->err, "the text would be over %zu bytes", e->max_bytes);
     while (cap - e->len <= n)
         cap *= 2;
     char *p = realloc(e->buf, cap);
@@ -323,6 +328,8 @@ static int encode_table(lua_State *L, struct encoder *e, const struct slot *s, i
         snprintf(what, sizeof what, "nesting deeper than %d levels (or a cycle)", e->max_depth);
         return fail_at(e, s, what);
     }
+    if (e->over && ++e->tables % 256 == 0 && e->over(L))
+        return fail_at(e, s, "CPU limit: the turn ran out of time encoding it");
     luaL_checkstack(L, 3, "JSON nesting");
     long n = classify(L, e, idx);
     if (n == AS_MIXED)
@@ -364,12 +371,14 @@ int ljson__encode_worker(lua_State *L) {
     struct slot whole = {NULL, 0, 0};
     e->array_mt = st->array_mt;
     e->object_mt = st->object_mt;
+    e->over = st->over;
+    e->max_bytes = st->max_bytes;
     encode_value(L, e, &whole, 2, 0);
     return 0;
 }
 
 char *ljson_encode(lua_State *L, int idx, int max_depth, size_t *len, char *err, size_t errlen) {
-    struct encoder e = {{err, errlen, 0}, NULL, 0, 0, max_depth, NULL, NULL};
+    struct encoder e = {{err, errlen, 0}, NULL, 0, 0, max_depth, NULL, NULL, NULL, 0, 0};
     if (idx < 0 && idx > LUA_REGISTRYINDEX)
         idx = lua_gettop(L) + idx + 1;
     if (ljson__run_protected(L, LJSON__ENCODE, &e, &e.err, idx, 0) != 0 || reserve(&e, 0) != 0) {

@@ -7,19 +7,28 @@
  * lua_cpcall, so an error is a status and never a panic. */
 #include "lvm.h"
 
+#include "lbound.h"
 #include "ljson.h"
+#include "lsort.h"
+#include "lstr.h"
 
 #include <ctype.h>
 #include <lauxlib.h>
 #include <luajit.h>
 #include <lualib.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* Idle threads kept for reuse: turns run one at a time, so a few suffice. */
 #define THREAD_POOL 4
+
+/* The C stack a turn may use below the point where it was resumed: at most a quarter of the
+ * process's stack limit, and at most this. */
+#define C_STACK_MAX (2u << 20)
 
 struct lvm {
     lua_State *L;
@@ -30,6 +39,8 @@ struct lvm {
     int turn_ref;          /* the trampoline every turn starts in */
     int cpu_ms;            /* CPU bound per turn, 0: none */
     long long deadline_ns; /* the running turn's, 0 between turns */
+    char *stack_base;      /* the C stack where the running turn (or load) began, or NULL */
+    size_t stack_max;      /* how deep below stack_base C code may go */
     bool cpu_limit_hit;
     bool collect_due;    /* a turn failed near the limit: collect when its thread is dropped */
     size_t collected_at; /* heap size after the last collection collect_near_limit ran */
@@ -56,17 +67,96 @@ static long long clock_ns(void) {
 /* Every CPU_HOOK_COUNT instructions of a bounded VM: past the deadline, raise. */
 #define CPU_HOOK_COUNT 10000
 
-/* Past the deadline it fires on every instruction, so an error caught by a pcall is raised again
- * at the first instruction outside it, until the turn ends. */
+/* The innermost frame of a room script (a chunk loaded from a file, with a current line) on
+ * co's stack, in *ar; false when there is none. */
+static bool script_frame(lua_State *co, lua_Debug *ar) {
+    for (int level = 0; lua_getstack(co, level, ar); level++)
+        if (lua_getinfo(co, "Sl", ar) && ar->source[0] == '@' && ar->currentline > 0)
+            return true;
+    return false;
+}
+
+/* Pushes "file:line: " of the script's innermost frame, or "" when there is none: errors name
+ * the script's line, not one of roomd's own chunks. [-0, +1] */
+static void push_script_where(lua_State *L) {
+    lua_Debug ar;
+    if (script_frame(L, &ar))
+        lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+    else
+        lua_pushliteral(L, "");
+}
+
+int lvm_error(lua_State *L, const char *fmt, ...) {
+    va_list ap;
+    push_script_where(L);
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+static void cpu_hook(lua_State *L, lua_Debug *ar);
+
+/* Marks the turn as over its time: from now on the hook raises at every instruction, so an
+ * error caught by a pcall is raised again at the first instruction outside it, until the turn
+ * ends. */
+static void mark_hit(struct lvm *vm) {
+    if (!vm->cpu_limit_hit)
+        lua_sethook(vm->L, cpu_hook, LUA_MASKCOUNT, 1);
+    vm->cpu_limit_hit = true;
+}
+
+/* Whether the running turn is past its deadline (or was already); marks it so. */
+static bool past_deadline(struct lvm *vm) {
+    if (vm->cpu_limit_hit)
+        return true;
+    if (!vm->deadline_ns || clock_ns() < vm->deadline_ns)
+        return false;
+    mark_hit(vm);
+    return true;
+}
+
+static int raise_cpu_limit(lua_State *L, struct lvm *vm) {
+    return lvm_error(L, "CPU limit: the turn ran past %d ms", vm->cpu_ms);
+}
+
 static void cpu_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     struct lvm *vm = vm_of(L);
-    if (!vm->deadline_ns || clock_ns() < vm->deadline_ns)
-        return;
-    if (!vm->cpu_limit_hit)
-        lua_sethook(L, cpu_hook, LUA_MASKCOUNT, 1);
-    vm->cpu_limit_hit = true;
-    luaL_error(L, "CPU limit: the turn ran past %d ms", vm->cpu_ms);
+    if (past_deadline(vm))
+        raise_cpu_limit(L, vm);
+}
+
+/* lbound's check_time: for C functions that may run long without returning to Lua. */
+static void check_time(lua_State *L) {
+    struct lvm *vm = vm_of(L);
+    if (past_deadline(vm))
+        raise_cpu_limit(L, vm);
+}
+
+/* lbound's check_stack: for C functions about to call back into Lua. The stack grows down. */
+static void check_stack(lua_State *L) {
+    struct lvm *vm = vm_of(L);
+    char *here = __builtin_frame_address(0);
+    if (vm->stack_base && here < vm->stack_base && (size_t)(vm->stack_base - here) > vm->stack_max)
+        lvm_error(L, "C stack overflow (Lua calling C calling Lua, too deeply nested)");
+}
+
+static const struct lbound bound = {check_time, check_stack};
+
+/* The JSON encoder's budget: whether to stop (it reports "CPU limit" itself). */
+static int json_over(lua_State *L) {
+    return past_deadline(vm_of(L));
+}
+
+/* The stack a turn may use: a quarter of the process's limit, at most C_STACK_MAX. */
+static size_t stack_allowance(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur / 4 > C_STACK_MAX)
+        return C_STACK_MAX;
+    return rl.rlim_cur / 4;
 }
 
 void lvm_set_cpu_limit(struct lvm *vm, int ms) {
@@ -80,6 +170,19 @@ void lvm_set_cpu_limit(struct lvm *vm, int ms) {
     lua_sethook(vm->L, cpu_hook, LUA_MASKCOUNT, CPU_HOOK_COUNT);
 }
 
+/* Starts the bounds of a turn (or a load) whose C stack begins at base. */
+static void begin_bounds(struct lvm *vm, char *base) {
+    vm->deadline_ns = vm->cpu_ms ? clock_ns() + (long long)vm->cpu_ms * 1000000 : 0;
+    vm->stack_base = base;
+}
+
+static void end_bounds(struct lvm *vm) {
+    vm->deadline_ns = 0;
+    vm->stack_base = NULL;
+    if (vm->cpu_limit_hit)
+        lua_sethook(vm->L, cpu_hook, LUA_MASKCOUNT, CPU_HOOK_COUNT);
+}
+
 bool lvm_take_cpu_limit_hit(struct lvm *vm) {
     bool hit = vm->cpu_limit_hit;
     vm->cpu_limit_hit = false;
@@ -91,8 +194,8 @@ bool lvm_take_cpu_limit_hit(struct lvm *vm) {
  * yet: the path is kept for operations that wait (a call to another room, an outbound HTTP
  * request), and tests/unit/test_lvm.c drives it with a C function that yields. */
 static const char trampoline[] = "local build, finish = ...\n"
-                                 "local function run(t, f, ...)\n"
-                                 "  if f then return finish(t, f(...)) end\n"
+                                 "local function run(t, handler, ...)\n"
+                                 "  if handler then return finish(t, handler(...)) end\n"
                                  "  return finish(t)\n"
                                  "end\n"
                                  "return function(t) return run(t, build(t)) end\n";
@@ -200,14 +303,67 @@ static void push_env(lua_State *L, int json_depth) {
     lua_setmetatable(L, -2);
 }
 
+/* Wrappers in Lua around library functions of the sandbox, run once at set-up with the
+ * originals and two C helpers. xpcall's message handler does not run once the turn is over its
+ * CPU limit (a handler called for the limit's own error would run with the hook off, as hooks
+ * are while one runs, and could loop for good). string.format (through __tostring) and os.time
+ * (through __index) call back into Lua from C: the wrappers check the C stack first. They
+ * tail-call the original, so its errors still name the script's line and the function. */
+static const char wrappers[] = "local xpcall, format, time, over, guard = ...\n"
+                               "local function bounded_xpcall(f, handler, ...)\n"
+                               "  return xpcall(f, function(e)\n"
+                               "    if over() then return e end\n"
+                               "    return handler(e)\n"
+                               "  end, ...)\n"
+                               "end\n"
+                               "local function bounded_format(...)\n"
+                               "  guard()\n"
+                               "  return format(...)\n"
+                               "end\n"
+                               "local function bounded_time(...)\n"
+                               "  guard()\n"
+                               "  return time(...)\n"
+                               "end\n"
+                               "return bounded_xpcall, bounded_format, bounded_time\n";
+
+static int l_over(lua_State *L) {
+    lua_pushboolean(L, vm_of(L)->cpu_limit_hit);
+    return 1;
+}
+
+static int l_guard(lua_State *L) {
+    check_stack(L);
+    return 0;
+}
+
+/* Replaces the library functions that can run long or call back into Lua, in the libraries
+ * themselves (the sandbox copies them next, and the string metatable's __index is `string`). */
+static void bound_libraries(lua_State *L) {
+    lua_getglobal(L, "string");
+    lua_pushnil(L); /* string.dump stays reachable through the string metatable: remove it */
+    lua_setfield(L, -2, "dump");
+    lstr_open(L, &bound);
+    lua_getglobal(L, "table");
+    lsort_open(L, &bound);
+    lua_getglobal(L, "os");
+    if (luaL_loadbufferx(L, wrappers, sizeof wrappers - 1, "=sandbox", "t") != 0)
+        lua_error(L);
+    lua_getglobal(L, "xpcall");
+    lua_getfield(L, -5, "format");
+    lua_getfield(L, -4, "time");
+    lua_pushcfunction(L, l_over);
+    lua_pushcfunction(L, l_guard);
+    lua_call(L, 5, 3);             /* string, table, os, xpcall', format', time' */
+    lua_setfield(L, -4, "time");   /* string, table, os, xpcall', format' */
+    lua_setfield(L, -5, "format"); /* string, table, os, xpcall' */
+    lua_setglobal(L, "xpcall");
+    lua_pop(L, 3);
+}
+
 static int setup(lua_State *L) {
     struct lvm *vm = lua_touserdata(L, 1);
     luaL_openlibs(L);
-    /* string.dump stays reachable through the string metatable: remove it at the source. */
-    lua_getglobal(L, "string");
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump");
-    lua_pop(L, 1);
+    bound_libraries(L);
     push_env(L, vm->json_depth);
     vm->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if (luaL_loadbufferx(L, trampoline, sizeof trampoline - 1, "=turn", "t") != 0)
@@ -225,6 +381,7 @@ struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *er
         goto fail;
     vm->json_depth = json_depth;
     vm->handlers_ref = LUA_NOREF;
+    vm->stack_max = stack_allowance();
     vm->L = lua_newstate(lvm_alloc, vm);
     if (!vm->L)
         goto fail;
@@ -235,6 +392,7 @@ struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *er
     }
     /* Only now: set-up itself may use more than a tiny limit. */
     vm->limit = mem_limit;
+    ljson_set_budget(vm->L, json_over, mem_limit); /* a text no string of the VM could hold */
     return vm;
 fail:
     snprintf(err, errlen, "out of memory creating the VM for '%s'", name);
@@ -287,7 +445,10 @@ int lvm_load(struct lvm *vm, const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: cannot read the script", path);
         return -1;
     }
+    begin_bounds(vm, __builtin_frame_address(0)); /* the script's top level is a turn too */
     int rc = lua_cpcall(vm->L, load_script, &a);
+    end_bounds(vm);
+    vm->cpu_limit_hit = false;
     free((char *)a.text);
     if (rc != 0) {
         const char *msg = lua_tostring(vm->L, -1);
@@ -346,9 +507,14 @@ struct trace_args {
     size_t errlen;
 };
 
-/* Copies src to dst, leaving out the " at 0x..." addresses of C functions: logs show no
- * pointers. */
-static void copy_without_addresses(char *dst, size_t len, const char *src) {
+/* Whether the traceback line at s (after its tab) is a frame of roomd's own Lua chunks. */
+static bool internal_frame(const char *s) {
+    return strncmp(s, "turn:", 5) == 0 || strncmp(s, "sandbox:", 8) == 0;
+}
+
+/* Copies the traceback src to dst, leaving out the " at 0x..." addresses of C functions (logs
+ * show no pointers) and the frames of roomd's own chunks. */
+static void copy_trace(char *dst, size_t len, const char *src) {
     size_t n = 0;
     while (*src && n + 1 < len) {
         if (strncmp(src, " at 0x", 6) == 0) {
@@ -356,25 +522,40 @@ static void copy_without_addresses(char *dst, size_t len, const char *src) {
                 ;
             continue;
         }
+        if (src[0] == '\n' && src[1] == '\t' && internal_frame(src + 2)) {
+            const char *next = strchr(src + 1, '\n');
+            src = next ? next : src + strlen(src);
+            continue;
+        }
         dst[n++] = *src++;
     }
     dst[n] = '\0';
 }
 
+/* Writes the failed turn's message, named by the script's file:line, and its traceback. The
+ * error value is read without metamethods: no script code runs here, outside the turn's bound. */
 static int trace(lua_State *L) {
     struct trace_args *a = lua_touserdata(L, 1);
-    const char *msg = lua_tostring(a->co, -1);
-    luaL_traceback(L, a->co, msg ? msg : "(error object is not a string)", 0);
-    copy_without_addresses(a->err, a->errlen, lua_tostring(L, -1));
+    int type = lua_type(a->co, -1);
+    const char *msg =
+        type == LUA_TSTRING || type == LUA_TNUMBER
+            ? lua_tostring(a->co, -1)
+            : lua_pushfstring(L, "(error object is a %s value)", lua_typename(L, type));
+    lua_Debug ar;
+    if (script_frame(a->co, &ar)) {
+        size_t n = strlen(ar.short_src);
+        if (strncmp(msg, ar.short_src, n) != 0 || msg[n] != ':')
+            msg = lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+    }
+    luaL_traceback(L, a->co, msg, 0);
+    copy_trace(a->err, a->errlen, lua_tostring(L, -1));
     return 0;
 }
 
 enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, size_t errlen) {
-    vm->deadline_ns = vm->cpu_ms ? clock_ns() + (long long)vm->cpu_ms * 1000000 : 0;
+    begin_bounds(vm, __builtin_frame_address(0));
     int status = lua_resume(co, nargs);
-    vm->deadline_ns = 0;
-    if (vm->cpu_limit_hit)
-        lua_sethook(vm->L, cpu_hook, LUA_MASKCOUNT, CPU_HOOK_COUNT);
+    end_bounds(vm);
     if (status == 0)
         return LVM_DONE;
     if (status == LUA_YIELD)

@@ -23,10 +23,14 @@ enum lvm_result {
  * with the sandbox and the json module set up. Returns NULL with the reason in err. */
 struct lvm *lvm_new(const char *name, size_t mem_limit, int json_depth, char *err, size_t errlen);
 
-/* Bounds the CPU time of every turn to ms milliseconds (0: no bound). A turn past it raises
- * "CPU limit" (again and again, so a pcall cannot swallow it for good). LuaJIT does not run
- * hooks inside compiled code, so a bounded VM runs in its interpreter: the trade-off, measured
- * in docs/lua-api.md. */
+/* Bounds the CPU time of every turn (and of a script's top level as it loads) to ms
+ * milliseconds (0: no bound). A turn past it raises "CPU limit" (again and again, so a pcall
+ * cannot swallow it for good, and xpcall's handler no longer runs). The sandbox's C functions
+ * that could run long (pattern matching, sort, JSON encoding) look at the same deadline. LuaJIT
+ * does not run hooks inside compiled code, so a bounded VM runs in its interpreter: the
+ * trade-off, measured in docs/lua-api.md. Whatever the bound, C calling back into Lua may nest
+ * only as deep as a quarter of the process's stack limit (at most 2 MiB) below the turn's start:
+ * deeper raises "C stack overflow". */
 void lvm_set_cpu_limit(struct lvm *vm, int ms);
 
 /* Whether the last failed turn failed on the CPU limit (and clears it). */
@@ -79,6 +83,11 @@ bool lvm_push_handler(struct lvm *vm, lua_State *co, const char *name);
 /* Resumes co, suspended in a turn, with nargs values on its stack. On LVM_FAILED the message
  * and a traceback are in err. Never raises. The one function that resumes coroutines. */
 enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, size_t errlen);
+
+/* Raises the Lua error fmt... (lua_pushfstring's formats), prefixed with "file:line: " of the
+ * innermost frame of the room script on L's stack: unlike luaL_error's level 1, right also when
+ * the script reached the C function through a tail call or one of roomd's own chunks. */
+int lvm_error(lua_State *L, const char *fmt, ...);
 
 /* Bytes the VM's heap holds now. */
 size_t lvm_memory(const struct lvm *vm);

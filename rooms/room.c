@@ -130,17 +130,10 @@ static void push_leave_args(lua_State *co, struct event *ev) {
  * gone is cleaned out of the alarm index. Stack after: handler, self, info; or nothing. */
 static void build_alarm(lua_State *co, struct turn *t) {
     struct room *r = t->room;
-    storage_lua_push(co, r);
-    lua_getfield(co, -1, "_alarm");
-    double when = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : 0;
-    lua_pop(co, 1);
-    if (when > (double)clock_wall_ms()) {
-        lua_pop(co, 1);
+    double when = storage_lua_alarm(co, r);
+    if (when > (double)clock_wall_ms())
         return;
-    }
-    lua_getfield(co, -1, "delete_alarm");
-    lua_insert(co, -2);
-    lua_call(co, 1, 0);
+    storage_lua_clear_alarm(co, r);
     if (when == 0 || !lvm_push_handler(r->ns->vm, co, "alarm"))
         return;
     lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
@@ -200,15 +193,36 @@ static void finish(lua_State *co, struct lvm_turn *base, int nres) {
     }
 }
 
-static void send_error(struct room *r, struct conn *c, const char *msg) {
+/* An {"error": msg} frame, or NULL on out-of-memory. */
+static struct outbuf *error_frame(const char *msg) {
     json_t *obj = json_pack("{s:s}", "error", msg);
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     struct outbuf *ob = text ? outbuf_new_text(text, strlen(text)) : NULL;
+    free(text);
+    json_decref(obj);
+    return ob;
+}
+
+static void send_error(struct room *r, struct conn *c, const char *msg) {
+    struct outbuf *ob = error_frame(msg);
     if (ob)
         gate_send(r, c, ob);
     outbuf_unref(ob);
-    free(text);
-    json_decref(obj);
+}
+
+/* A runaway turn's output is dropped, but whoever sent its event still hears that it failed:
+ * a message's sender gets the error, a joining socket is closed. Nothing was stored, so this
+ * goes out at once. */
+static void tell_runaway_sender(const struct turn *t) {
+    struct event *ev = t->ev;
+    if (ev && ev->kind == EVENT_MESSAGE) {
+        struct outbuf *ob = error_frame(t->bad_message[0] ? t->bad_message : "room handler failed");
+        if (ob)
+            conn_send(ev->conn, ob);
+        outbuf_unref(ob);
+    } else if (ev && ev->kind == EVENT_JOIN) {
+        conn_close(ev->conn, 1011, "room handler failed");
+    }
 }
 
 /* ---- running turns ---- */
@@ -320,7 +334,8 @@ static bool wanted(struct event *ev) {
     return true;
 }
 
-static int start(struct room *r) {
+/* Runs init. On failure, *runaway says whether it ran past the CPU limit. */
+static int start(struct room *r, bool *runaway) {
     if (room_lua_new_self(lvm_state(r->ns->vm), r) != 0) {
         log_error("[room %s] out of memory starting the room", r->tag);
         return -1;
@@ -328,6 +343,7 @@ static int start(struct room *r) {
     struct turn t = {.base = {build, finish, false}, .room = r};
     if (run_turn(r, &t) != LVM_DONE) {
         room_lua_forget_room(lvm_state(r->ns->vm), r);
+        *runaway = t.cpu_limit_hit;
         return -1;
     }
     set_state(r, ROOM_READY);
@@ -372,11 +388,12 @@ static void end_turn(struct room *r, const struct turn *t) {
     struct storage_writes w;
     if (t->cpu_limit_hit) { /* a runaway turn: nothing of it stays, the room restarts */
         gate_release(r, false);
+        tell_runaway_sender(t);
         reset(r);
         return;
     }
     if (storage_lua_take_writes(r->ns->vm, r, &w) != 0) {
-        log_error("[room %s] out of memory collecting the turn's writes", r->tag);
+        log_error("[room %s] the turn's writes were not collected: the room resets", r->tag);
         begin_commit(r);
         room_committed(r, false);
         return;
@@ -395,9 +412,10 @@ static void end_turn(struct room *r, const struct turn *t) {
 }
 
 /* The room could not start (init failed): the event fails without a turn; the room stays
- * LOADED, and its next event runs init again. */
-static void fail_unstarted(struct room *r, struct event *ev) {
-    struct turn t = {.room = r, .ev = ev};
+ * LOADED, and its next event runs init again (a runaway init resets it: nothing it wrote
+ * stays). */
+static void fail_unstarted(struct room *r, struct event *ev, bool runaway) {
+    struct turn t = {.room = r, .ev = ev, .cpu_limit_hit = runaway};
     if (ev->kind == EVENT_REQUEST)
         request_fail(ev->req, 500, "room failed to start");
     else if (ev->kind == EVENT_MESSAGE)
@@ -431,10 +449,11 @@ static bool run_event(struct room *r) {
         return r->state != ROOM_LOADING; /* go on at once if the load is already over */
     }
     pop_event(r);
+    bool runaway = false;
     if (!wanted(ev))
         skip_event(r, ev);
-    else if (r->state == ROOM_LOADED && start(r) != 0)
-        fail_unstarted(r, ev);
+    else if (r->state == ROOM_LOADED && start(r, &runaway) != 0)
+        fail_unstarted(r, ev, runaway);
     else
         run_event_turn(r, ev);
     free_event(ev);

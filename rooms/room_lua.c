@@ -3,12 +3,19 @@
  *
  * Registry keys are addresses of the static variables below. A room's table
  * holds, under room_box_key, a userdata box pointing at the C room; a conn
- * object is a userdata box pointing at the C conn. */
+ * object is a userdata box pointing at the C conn.
+ *
+ * Methods act only inside a turn of their own room: the thread running the
+ * call must be the room's (r->co). A script that keeps another room's conn or
+ * room in a module-level table gets an error, never output held in the wrong
+ * room's gate (which outlived the conn it pointed at). Fields (id, tags, ...)
+ * may be read from anywhere. */
 #include "room_lua.h"
 
 #include "conn_internal.h"
 #include "gate.h"
 #include "ljson.h"
+#include "lvm.h"
 #include "ns_internal.h"
 #include "outbuf.h"
 #include "request.h"
@@ -47,8 +54,17 @@ static struct room *check_room(lua_State *L, int idx) {
     struct room_box *box = lua_touserdata(L, -1);
     lua_pop(L, 1);
     if (!box || !box->room)
-        luaL_error(L, "not a live room (call methods with ':', e.g. room:broadcast(msg))");
+        lvm_error(L, "not a live room (call methods with ':', e.g. room:broadcast(msg))");
     return box->room;
+}
+
+/* The live room of the table at idx, running the current turn (on thread L), or raises. */
+static struct room *check_own_room(lua_State *L, int idx) {
+    struct room *r = check_room(L, idx);
+    if (r->co != L)
+        lvm_error(L, "room object used outside its own turn (a room's methods work only in its "
+                     "own handlers)");
+    return r;
 }
 
 /* The conn box at idx, or NULL if idx holds no conn object. */
@@ -65,6 +81,16 @@ static struct conn_box *check_conn_box(lua_State *L, int idx) {
     struct conn_box *box = to_conn_box(L, idx);
     if (!box)
         luaL_error(L, "not a connection (call methods with ':', e.g. conn:send(msg))");
+    return box;
+}
+
+/* The conn box at idx for a method: its conn (if still there) belongs to the room running the
+ * current turn, or raises. */
+static struct conn_box *check_own_conn(lua_State *L, int idx) {
+    struct conn_box *box = check_conn_box(L, idx);
+    if (box->conn && box->conn->room->co != L)
+        lvm_error(L, "conn belongs to another room (a conn's methods work only in its own "
+                     "room's handlers)");
     return box;
 }
 
@@ -85,7 +111,7 @@ static struct outbuf *encode_frame(lua_State *L, int idx, const struct limits *l
 /* ---- room ---- */
 
 static int room_broadcast(lua_State *L) {
-    struct room *r = check_room(L, 1);
+    struct room *r = check_own_room(L, 1);
     luaL_checkany(L, 2);
     struct conn_box *skip = lua_isnoneornil(L, 3) ? NULL : to_conn_box(L, 3);
     const char *tag = skip || lua_isnoneornil(L, 3) ? NULL : luaL_checkstring(L, 3);
@@ -103,7 +129,7 @@ static int room_broadcast(lua_State *L) {
 }
 
 static int room_connections(lua_State *L) {
-    struct room *r = check_room(L, 1);
+    struct room *r = check_own_room(L, 1);
     const char *tag = luaL_optstring(L, 2, NULL);
     lua_createtable(L, r->n_conns, 0);
     int n = 0;
@@ -142,7 +168,7 @@ static int room_index(lua_State *L) {
 /* ---- conn ---- */
 
 static int conn_send_l(lua_State *L) {
-    struct conn_box *box = check_conn_box(L, 1);
+    struct conn_box *box = check_own_conn(L, 1);
     luaL_checkany(L, 2);
     struct conn *c = box->conn;
     if (!c || !c->wsi || c->closing) {
@@ -168,7 +194,7 @@ static bool close_code_valid(int code) {
 }
 
 static int conn_close_l(lua_State *L) {
-    struct conn_box *box = check_conn_box(L, 1);
+    struct conn_box *box = check_own_conn(L, 1);
     int code = (int)luaL_optinteger(L, 2, 1000);
     size_t len = 0;
     const char *reason = luaL_optlstring(L, 3, "", &len);
@@ -183,7 +209,7 @@ static int conn_close_l(lua_State *L) {
 }
 
 static int conn_tag_l(lua_State *L) {
-    struct conn_box *box = check_conn_box(L, 1);
+    struct conn_box *box = check_own_conn(L, 1);
     size_t len;
     const char *tag = luaL_checklstring(L, 2, &len);
     if (len == 0 || len > CONN_TAG_MAX || memchr(tag, '\0', len))
@@ -194,7 +220,7 @@ static int conn_tag_l(lua_State *L) {
 }
 
 static int conn_set_attachment_l(lua_State *L) {
-    struct conn_box *box = check_conn_box(L, 1);
+    struct conn_box *box = check_own_conn(L, 1);
     struct conn *c = box->conn;
     if (!c)
         return 0;

@@ -1,45 +1,126 @@
-/* storage_lua: hands entries to and writes from rooms/storage.lua; see
- * storage_lua.h. Every step that touches the Lua heap runs in lua_cpcall,
- * so running out of memory is an error code, not a panic. */
+/* storage_lua: room.storage objects, their hidden state, and the hand-over of a room's stored
+ * entries to it and of a turn's writes from it; see storage_lua.h.
+ *
+ * A storage object is a userdata box pointing at its room, with the methods of rooms/storage.lua
+ * in its metatable and its state in its environment table (kv, dirty, cleared, alarm,
+ * alarm_dirty; see storage.lua), which scripts cannot reach: only storage.lua's `own` and this
+ * file read it. The box is cleared when its room forgets it, so a kept storage object is an
+ * error, never a dangling pointer. The turn's writes are checked against the limits once more
+ * here, in C: whatever a script does, nothing past them is stored. Steps that may allocate run
+ * in lua_cpcall, so running out of memory is an error code, not a panic. */
 #include "storage_lua.h"
 
+#include "log.h"
 #include "lvm.h"
 #include "room_internal.h"
 #include "storage_lua_text.h"
 
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+struct storage_box {
+    struct room *room; /* NULL once the room forgot this storage */
+};
+
+/* own(self): the state of storage object self, used in its own room's turn. Upvalue 1: the
+ * storage metatable. */
+static int own(lua_State *L) {
+    struct storage_box *box = lua_touserdata(L, 1);
+    if (!box || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(1)))
+        return lvm_error(L, "not a room's storage (call methods with ':', e.g. "
+                            "room.storage:get(key))");
+    if (!box->room)
+        return lvm_error(L, "storage of a room that has left memory since (use "
+                            "room.storage in its own turn, do not keep it)");
+    if (box->room->co != L)
+        return lvm_error(L, "storage used outside its own room's turn (a room's storage "
+                            "works only in its own handlers)");
+    lua_getfenv(L, 1);
+    return 1;
+}
+
+struct open_args {
+    int factory_ref, mt_ref;
+};
+
+/* Builds the storage metatable: __index the methods storage.lua's factory makes. */
+static int open_storage(lua_State *L) {
+    struct open_args *a = lua_touserdata(L, 1);
+    lua_newtable(L); /* mt */
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->factory_ref);
+    lua_pushvalue(L, -2);
+    lua_pushcclosure(L, own, 1);
+    lua_pushinteger(L, STORAGE_KEY_MAX);
+    lua_pushinteger(L, STORAGE_VALUE_MAX);
+    lua_pushinteger(L, STORAGE_KEYS_PER_CALL);
+    lua_call(L, 4, 1); /* mt, methods */
+    lua_setfield(L, -2, "__index");
+    a->mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
 int storage_lua_open(struct lvm *vm, int *ctor_ref, char *err, size_t errlen) {
-    return lvm_run_prelude(vm, "=storage.lua", storage_lua_text, sizeof storage_lua_text - 1,
-                           ctor_ref, err, errlen);
+    struct open_args a = {LUA_NOREF, LUA_NOREF};
+    if (lvm_run_prelude(vm, "=storage.lua", storage_lua_text, sizeof storage_lua_text - 1,
+                        &a.factory_ref, err, errlen) != 0)
+        return -1;
+    lua_State *L = lvm_state(vm);
+    int rc = lua_cpcall(L, open_storage, &a);
+    if (rc != 0) {
+        snprintf(err, errlen, "storage.lua: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, a.factory_ref);
+    *ctor_ref = a.mt_ref;
+    return rc == 0 ? 0 : -1;
 }
 
 struct new_args {
-    int ctor_ref;
+    int mt_ref;
     struct room *r;
     const struct storage_entry *e;
     int n;
     double alarm;
 };
 
-static int new_storage(lua_State *L) {
-    struct new_args *a = lua_touserdata(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, a->ctor_ref);
+/* Pushes a new state table over the entries and the alarm. */
+static void push_state(lua_State *L, const struct new_args *a) {
+    lua_createtable(L, 0, 5);
     lua_createtable(L, 0, a->n);
     for (int i = 0; i < a->n; i++) {
         lua_pushlstring(L, a->e[i].key, a->e[i].key_len);
         lua_pushlstring(L, a->e[i].value, a->e[i].value_len);
         lua_rawset(L, -3);
     }
+    lua_setfield(L, -2, "kv");
+    lua_newtable(L);
+    lua_setfield(L, -2, "dirty");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "cleared");
     if (a->alarm > 0)
         lua_pushnumber(L, a->alarm);
     else
-        lua_pushnil(L);
-    lua_call(L, 2, 1);
+        lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "alarm");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "alarm_dirty");
+}
+
+static int new_storage(lua_State *L) {
+    struct new_args *a = lua_touserdata(L, 1);
+    struct storage_box *box = lua_newuserdata(L, sizeof *box);
+    box->room = NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->mt_ref);
+    lua_setmetatable(L, -2);
+    push_state(L, a);
+    lua_setfenv(L, -2);
     a->r->storage_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    box->room = a->r;
     return 0;
 }
 
@@ -53,6 +134,26 @@ int storage_lua_new(struct lvm *vm, int ctor_ref, struct room *r, const struct s
     return -1;
 }
 
+/* Pushes r's storage state table. Allocates nothing. [-0, +1] */
+static void push_state_of(lua_State *L, const struct room *r) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->storage_ref);
+    lua_getfenv(L, -1);
+    lua_remove(L, -2);
+}
+
+/* Pushes field name of the table at the top. The names are keys the state always holds, so
+ * their strings exist: nothing is allocated. [-0, +1] */
+static void get_field(lua_State *L, const char *name) {
+    lua_pushstring(L, name);
+    lua_rawget(L, -2);
+}
+
+static void set_field(lua_State *L, const char *name) {
+    lua_pushstring(L, name);
+    lua_insert(L, -2);
+    lua_rawset(L, -3);
+}
+
 static char *copy(lua_State *L, int idx, size_t *len) {
     const char *s = lua_tolstring(L, idx, len);
     char *c = malloc(*len + 1);
@@ -63,61 +164,89 @@ static char *copy(lua_State *L, int idx, size_t *len) {
     return c;
 }
 
+/* Raises unless the write whose key and value are on top of the stack keeps the limits: a key of
+ * 1 to STORAGE_KEY_MAX bytes, and encoded bytes of at most STORAGE_VALUE_MAX or false. */
+static void check_write(lua_State *L) {
+    size_t len = 0;
+    if (lua_type(L, -2) != LUA_TSTRING)
+        luaL_error(L, "a storage key is a %s, not a string", luaL_typename(L, -2));
+    lua_tolstring(L, -2, &len);
+    if (len == 0 || len > STORAGE_KEY_MAX)
+        luaL_error(L, "a storage key is %d bytes, not 1 to %d", (int)len, STORAGE_KEY_MAX);
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+        return;
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "a storage value is a %s, not encoded bytes", luaL_typename(L, -1));
+    lua_tolstring(L, -1, &len);
+    if (len > STORAGE_VALUE_MAX)
+        luaL_error(L, "a storage value is %d bytes, over the limit of %d", (int)len,
+                   STORAGE_VALUE_MAX);
+}
+
+/* Reads the alarm and the flags of the state on top into w; raises on an alarm out of range. */
+static void take_alarm(lua_State *L, struct storage_writes *w) {
+    get_field(L, "cleared");
+    w->cleared = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    get_field(L, "alarm_dirty");
+    w->alarm_changed = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    get_field(L, "alarm");
+    bool none = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    w->alarm = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+    lua_pop(L, 1);
+    if (!none && !(w->alarm > 0 && w->alarm < 9007199254740992.0))
+        luaL_error(L, "the storage alarm is not a time in milliseconds");
+}
+
 struct take_args {
     struct room *r;
     struct storage_writes *w;
 };
 
-/* Stack: storage, dirty. Copies dirty out, then gives storage a fresh one. */
+/* Stack: state, dirty. Checks and copies dirty out, then gives the state a fresh one. */
 static int take_writes(lua_State *L) {
     struct take_args *a = lua_touserdata(L, 1);
     struct storage_writes *w = a->w;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, a->r->storage_ref);
-    lua_getfield(L, -1, "_dirty");
+    push_state_of(L, a->r);
+    take_alarm(L, w);
+    get_field(L, "dirty");
     int n = 0;
-    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1))
-        n++;
-    lua_getfield(L, -2, "_cleared");
-    w->cleared = lua_toboolean(L, -1);
-    lua_getfield(L, -3, "_alarm_dirty");
-    w->alarm_changed = lua_toboolean(L, -1);
-    lua_getfield(L, -4, "_alarm");
-    w->alarm = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
-    lua_pop(L, 3);
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -3, "_alarm_dirty");
-    if (n == 0 && !w->cleared)
-        return 0;
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1), n++)
+        check_write(L);
     if (n && !(w->entries = calloc((size_t)n, sizeof *w->entries)))
         return luaL_error(L, "out of memory");
     for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
         struct storage_entry *e = &w->entries[w->n++];
-        lua_pushvalue(L, -2); /* lua_tolstring must not convert the key lua_next walks */
-        e->key = copy(L, -1, &e->key_len);
-        lua_pop(L, 1);
+        e->key = copy(L, -2, &e->key_len); /* a string: lua_tolstring does not convert it */
         if (lua_type(L, -1) == LUA_TSTRING)
             e->value = copy(L, -1, &e->value_len);
     }
-    lua_newtable(L);
-    lua_setfield(L, -3, "_dirty");
+    lua_pop(L, 1);
+    if (n) {
+        lua_newtable(L);
+        set_field(L, "dirty");
+    }
     lua_pushboolean(L, 0);
-    lua_setfield(L, -3, "_cleared");
+    set_field(L, "cleared");
+    lua_pushboolean(L, 0);
+    set_field(L, "alarm_dirty");
     return 0;
 }
 
 /* Whether the turn wrote anything: the common case of a turn that wrote nothing is answered
- * without a protected call. Only raw reads of keys the table already holds: nothing here can
+ * without a protected call. Only raw reads of keys the state always holds: nothing here can
  * allocate or raise. */
 static bool has_writes(lua_State *L, const struct room *r) {
     int top = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->storage_ref);
-    lua_pushliteral(L, "_cleared");
-    lua_rawget(L, -2);
-    lua_pushliteral(L, "_alarm_dirty");
-    lua_rawget(L, -3);
-    lua_pushliteral(L, "_dirty");
-    lua_rawget(L, -4);
-    bool any = lua_toboolean(L, -3) || lua_toboolean(L, -2);
+    push_state_of(L, r);
+    get_field(L, "cleared");
+    bool any = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    get_field(L, "alarm_dirty");
+    any = any || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    get_field(L, "dirty");
     lua_pushnil(L);
     if (!any && lua_istable(L, -2) && lua_next(L, -2))
         any = true;
@@ -133,6 +262,8 @@ int storage_lua_take_writes(struct lvm *vm, struct room *r, struct storage_write
     lua_State *L = lvm_state(vm);
     if (lua_cpcall(L, take_writes, &a) == 0)
         return 0;
+    log_error("[room %s] the turn's writes cannot be stored: %s", r->tag,
+              lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
     lua_pop(L, 1);
     storage_writes_free(w);
     return -1;
@@ -147,28 +278,32 @@ void storage_writes_free(struct storage_writes *w) {
     memset(w, 0, sizeof *w);
 }
 
-struct alarm_args {
-    struct room *r;
-    double when;
-};
-
-static int set_alarm(lua_State *L) {
-    struct alarm_args *a = lua_touserdata(L, 1);
-    storage_lua_push(L, a->r);
-    lua_getfield(L, -1, "set_alarm");
-    lua_insert(L, -2);
-    lua_pushnumber(L, a->when);
-    lua_call(L, 2, 0);
+int storage_lua_set_alarm(struct lvm *vm, struct room *r, double when) {
+    lua_State *L = lvm_state(vm);
+    push_state_of(L, r);
+    lua_pushnumber(L, when);
+    set_field(L, "alarm");
+    lua_pushboolean(L, 1);
+    set_field(L, "alarm_dirty");
+    lua_pop(L, 1);
     return 0;
 }
 
-int storage_lua_set_alarm(struct lvm *vm, struct room *r, double when) {
-    struct alarm_args a = {r, when};
-    lua_State *L = lvm_state(vm);
-    if (lua_cpcall(L, set_alarm, &a) == 0)
-        return 0;
+double storage_lua_alarm(lua_State *L, const struct room *r) {
+    push_state_of(L, r);
+    get_field(L, "alarm");
+    double when = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+    lua_pop(L, 2);
+    return when;
+}
+
+void storage_lua_clear_alarm(lua_State *L, struct room *r) {
+    push_state_of(L, r);
+    lua_pushboolean(L, 0);
+    set_field(L, "alarm");
+    lua_pushboolean(L, 1);
+    set_field(L, "alarm_dirty");
     lua_pop(L, 1);
-    return -1;
 }
 
 void storage_lua_push(lua_State *L, const struct room *r) {
@@ -176,6 +311,14 @@ void storage_lua_push(lua_State *L, const struct room *r) {
 }
 
 void storage_lua_forget(struct lvm *vm, struct room *r) {
-    luaL_unref(lvm_state(vm), LUA_REGISTRYINDEX, r->storage_ref);
+    lua_State *L = lvm_state(vm);
+    if (r->storage_ref == LUA_NOREF || r->storage_ref == LUA_REFNIL)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->storage_ref);
+    struct storage_box *box = lua_touserdata(L, -1);
+    if (box)
+        box->room = NULL;
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->storage_ref);
     r->storage_ref = LUA_NOREF;
 }

@@ -1,6 +1,7 @@
-/* storage_lua: `room.storage` in the namespace VM (rooms/storage.lua, built
- * into the binary), and the hand-over of a room's stored entries to it and
- * of a turn's writes from it. */
+/* storage_lua: `room.storage` in the namespace VM (its methods in
+ * rooms/storage.lua, built into the binary; its state hidden from scripts),
+ * and the hand-over of a room's stored entries to it and of a turn's writes
+ * from it. A storage object works only in its own room's turns. */
 #ifndef ROOMD_STORAGE_LUA_H
 #define ROOMD_STORAGE_LUA_H
 
@@ -10,6 +11,12 @@
 
 struct lvm;
 struct room;
+
+/* The limits of storage calls (docs/lua-api.md): storage.lua raises on them at the call, and the
+ * turn's writes are checked against them once more when they are taken. */
+#define STORAGE_KEY_MAX 2048
+#define STORAGE_VALUE_MAX 131072
+#define STORAGE_KEYS_PER_CALL 128
 
 /* One stored entry, or one write of a turn (value NULL: a deletion). */
 struct storage_entry {
@@ -26,7 +33,8 @@ struct storage_writes {
     struct storage_entry *entries; /* keys and values are malloc()ed */
 };
 
-/* Loads storage.lua into the VM and keeps its constructor (*ctor_ref). 0 or -1 with err. */
+/* Loads storage.lua into the VM and keeps the storage objects' metatable (*ctor_ref). 0 or -1
+ * with err. */
 int storage_lua_open(struct lvm *vm, int *ctor_ref, char *err, size_t errlen);
 
 /* Gives r its storage over entries[0..n) and its alarm (0: none). Returns 0, or -1 on
@@ -38,16 +46,24 @@ int storage_lua_new(struct lvm *vm, int ctor_ref, struct room *r, const struct s
  * next checkpoint stores it. Returns 0 or -1 on out-of-memory. Never raises. */
 int storage_lua_set_alarm(struct lvm *vm, struct room *r, double when);
 
+/* r's alarm time (ms since the epoch), or 0 when it has none. Never raises. */
+double storage_lua_alarm(lua_State *L, const struct room *r);
+
+/* Deletes r's alarm, as storage:delete_alarm would (the next checkpoint stores that). Never
+ * raises. */
+void storage_lua_clear_alarm(lua_State *L, struct room *r);
+
 /* Pushes r's storage object. */
 void storage_lua_push(lua_State *L, const struct room *r);
 
-/* Moves the writes made since the last call into w (empty when none). Returns 0, or -1 on
- * out-of-memory (the writes stay). Never raises. */
+/* Moves the writes made since the last call into w (empty when none). Returns 0, or -1 (logged)
+ * on out-of-memory or when a write breaks a limit (then nothing of the turn may be stored).
+ * Never raises. */
 int storage_lua_take_writes(struct lvm *vm, struct room *r, struct storage_writes *w);
 
 void storage_writes_free(struct storage_writes *w);
 
-/* Drops r's storage object. Never raises. */
+/* Drops r's storage object; a script that kept it gets an error using it. Never raises. */
 void storage_lua_forget(struct lvm *vm, struct room *r);
 
 #endif

@@ -17,7 +17,7 @@ echo "== clang-format"
 clang-format --dry-run -Werror base/*.[ch] server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] \
     tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/bench/peers/*.c
 
-echo "== fuzzing (tests/fuzz: route and JSON parsers, 20 s each)"
+echo "== fuzzing (tests/fuzz: route and JSON parsers, pattern matcher, 20 s each)"
 tests/fuzz/run.sh
 
 echo "== tests (optimised build)"

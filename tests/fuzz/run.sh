@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds each fuzz harness with clang's libFuzzer (+ ASan, UBSan) and runs it for
-# FUZZ_SECONDS (default 20) from the seeds in seeds/<name>/. A crash fails the run and
+# Builds each fuzz harness (route and JSON parsers, the Lua pattern matcher) with
+# clang's libFuzzer (+ ASan, UBSan) and runs it for FUZZ_SECONDS (default 20) from
+# the seeds in seeds/<name>/. A crash fails the run and
 # leaves the input in out/.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +13,8 @@ mkdir -p out
 build() { clang "${flags[@]}" -o "out/$1" "$1.c" "${@:2}"; }
 build fuzz_route "$root/server/route.c"
 build fuzz_ljson "$root/lua/ljson.c" "$root/lua/ljson_decode.c" "$root/lua/ljson_encode.c" $(pkg-config --libs luajit jansson) -lm
-for name in fuzz_route fuzz_ljson; do
+build fuzz_lpat "$root/lua/lpat.c"
+for name in fuzz_route fuzz_ljson fuzz_lpat; do
     mkdir -p "out/corpus-$name"
     echo "fuzzing $name for ${seconds}s"
     "out/$name" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 \

@@ -315,7 +315,7 @@ static void test_failed_turns(struct lvm *vm) {
     expect_failure(__LINE__, vm, &c, "stack traceback");
     expect_failure(__LINE__, vm, &c, "probe.lua:8: in function");
     c = new_call(vm, "fail_table");
-    expect_failure(__LINE__, vm, &c, "(error object is not a string)");
+    expect_failure(__LINE__, vm, &c, "probe.lua:10: (error object is a table value)");
 
     /* build and finish run inside the turn: their errors fail it the same way */
     c = new_call(vm, "add");
