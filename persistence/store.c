@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <hiredis/async.h>
+#include <hiredis/sds.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,11 @@ int store_command(store_reply_fn *fn, void *arg, int argc, const char **argv, co
 
 int store_pending(void) {
     return st.pending;
+}
+
+void store_request_write(void) {
+    if (st.wsi && st.ac && st.ac->c.obuf && sdslen(st.ac->c.obuf) > 0)
+        lws_callback_on_writable(st.wsi);
 }
 
 void store_stop(void) {

@@ -46,6 +46,13 @@ bool store_connected(void);
 int store_command(store_reply_fn *fn, void *arg, int argc, const char **argv, const size_t *lens);
 
 /* Commands sent and not yet answered. */
+/* Asks for a write chance while hiredis holds output it could not write yet. Called once per
+ * loop iteration, before polling: a raw file's WRITEABLE callback cannot ask for the next one
+ * itself (libwebsockets 4.1 clears the request after the callback returns), so a large
+ * checkpoint that does not fit the socket in one write would otherwise wait for an unrelated
+ * wake-up. */
+void store_request_write(void);
+
 int store_pending(void);
 
 /* Disconnects; pending callbacks get NULL. */

@@ -231,6 +231,7 @@ static void free_namespaces(void) {
 static void run_loop(void) {
     while (!server.done) {
         conn_request_writes();
+        store_request_write();
         if (lws_service(context, 0) < 0)
             break;
         /* Stopped once nothing is owed: no socket, no unanswered request, no unstored write. */
