@@ -89,32 +89,6 @@ int ljson__run_protected(lua_State *L, enum ljson__worker which, void *call, str
     return -1;
 }
 
-/* -- UTF-8 ---------------------------------------------------------------------------------- */
-
-size_t ljson__utf8_sequence(const unsigned char *s, size_t n) {
-    size_t len;
-    uint32_t cp, min;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2, cp = s[0] & 0x1F, min = 0x80;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3, cp = s[0] & 0x0F, min = 0x800;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4, cp = s[0] & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* Word-at-a-time tests (exact, without false negatives): a byte below 0x20, a byte equal to
  * '"' or '\', a byte with the high bit set. */
 int ljson__plain8(const unsigned char *s) {

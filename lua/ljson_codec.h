@@ -40,10 +40,6 @@ int ljson__fail(struct errbuf *e, const char *fmt, ...) __attribute__((format(pr
 int ljson__run_protected(lua_State *L, enum ljson__worker which, void *call, struct errbuf *e,
                          int arg_idx, int nres);
 
-/* Length of the valid multi-byte UTF-8 sequence at s (n > 0 bytes available), or 0. Rejects
- * overlong forms, surrogates and code points past U+10FFFF, as Jansson does. */
-size_t ljson__utf8_sequence(const unsigned char *s, size_t n);
-
 /* Whether the 8 bytes at s are all printable ASCII other than '"' and '\\': string content that
  * needs no escape either way. */
 int ljson__plain8(const unsigned char *s);

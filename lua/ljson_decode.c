@@ -9,6 +9,7 @@
  * their exact size from values held on the Lua stack; plain integers are converted by hand. */
 #include "ljson.h"
 #include "ljson_codec.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <lauxlib.h>
@@ -91,7 +92,7 @@ static int skip_plain(struct decoder *d) {
         } else if (c < 0x20) {
             break;
         } else {
-            size_t n = ljson__utf8_sequence(p, (size_t)(end - p));
+            size_t n = utf8_sequence(p, (size_t)(end - p));
             d->p = (const char *)p;
             if (n == 0)
                 return ljson__fail(&d->err, "invalid UTF-8 (byte %ld)", (long)(d->p - d->text));
@@ -437,7 +438,7 @@ static int bad_start(struct decoder *d) {
     const unsigned char *p = (const unsigned char *)d->p;
     if (d->p == d->end)
         return syntax_error(d, "unexpected end of text");
-    if (*p >= 0x80 && ljson__utf8_sequence(p, (size_t)(d->end - d->p)) == 0)
+    if (*p >= 0x80 && utf8_sequence(p, (size_t)(d->end - d->p)) == 0)
         return ljson__fail(&d->err, "invalid UTF-8 (byte %ld)", (long)(d->p - d->text));
     return syntax_error(d, "unexpected character");
 }

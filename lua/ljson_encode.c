@@ -8,6 +8,7 @@
  * \r \t or \u00XX), not '/' nor non-ASCII. Tables are read raw (no metamethods). */
 #include "ljson.h"
 #include "ljson_codec.h"
+#include "utf8.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -166,7 +167,7 @@ static int put_string(struct encoder *e, const char *str, size_t len) {
         } else if ((unsigned char)(c - 0x20) < 0x60 && c != '"' && c != '\\') {
             i++;
         } else if (c >= 0x80) {
-            size_t n = ljson__utf8_sequence(s + i, len - i);
+            size_t n = utf8_sequence(s + i, len - i);
             if (n == 0)
                 return -2;
             i += n;

@@ -39,9 +39,13 @@
 struct turn {
     struct lvm_turn base; /* first: lvm hands it back to build and finish */
     struct room *room;
-    struct event *ev;   /* NULL for init */
-    bool refused;       /* join said no */
-    bool cpu_limit_hit; /* ran past the CPU limit: its writes are dropped, the room resets */
+    struct event *ev; /* NULL for init */
+    bool refused;     /* join said no */
+    bool answering;   /* finish is turning the handler's result into the HTTP answer */
+    /* Nothing of the turn stays (its writes are dropped, the room resets): it ran past the CPU
+     * limit, or its answer could not be made (roomd's side: the client gets a 500, and a 500
+     * must mean nothing was stored). */
+    bool discard;
     char reason[124];
     char bad_message[160]; /* a message that could not be decoded */
 };
@@ -184,10 +188,13 @@ static void finish(lua_State *co, struct lvm_turn *base, int nres) {
     if (!t->ev)
         return;
     if (t->ev->kind == EVENT_REQUEST) {
-        if (!base->handled)
+        if (!base->handled) {
             request_fail(t->ev->req, 404, "this room does not serve HTTP requests");
-        else
-            room_lua_take_response(co, t->ev->req, nres, t->room->ns->limits->json_depth);
+            return;
+        }
+        t->answering = true; /* an error past here is in the answer, not the handler */
+        room_lua_take_response(co, t->ev->req, nres, t->room->ns->limits->json_depth);
+        t->answering = false;
     } else if (t->ev->kind == EVENT_JOIN && base->handled) {
         finish_join(co, t, nres);
     }
@@ -264,7 +271,7 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
     if (res == LVM_FAILED) {
         log_error("[room %s] %s handler failed: %s", r->tag, handler_name(t->ev), err);
         drop_thread(r);
-        t->cpu_limit_hit = lvm_take_cpu_limit_hit(r->ns->vm);
+        t->discard = lvm_take_cpu_limit_hit(r->ns->vm) || t->answering;
     } else {
         lvm_return_thread(r->ns->vm, r->co, r->thread_ref);
         r->thread_ref = LUA_NOREF;
@@ -343,7 +350,7 @@ static int start(struct room *r, bool *runaway) {
     struct turn t = {.base = {build, finish, false}, .room = r};
     if (run_turn(r, &t) != LVM_DONE) {
         room_lua_forget_room(lvm_state(r->ns->vm), r);
-        *runaway = t.cpu_limit_hit;
+        *runaway = t.discard;
         return -1;
     }
     set_state(r, ROOM_READY);
@@ -386,7 +393,7 @@ static void begin_commit(struct room *r) {
 /* The turn is over: store its writes, or let its output go at once if it wrote nothing. */
 static void end_turn(struct room *r, const struct turn *t) {
     struct storage_writes w;
-    if (t->cpu_limit_hit) { /* a runaway turn: nothing of it stays, the room restarts */
+    if (t->discard) { /* nothing of it stays, the room restarts */
         gate_release(r, false);
         tell_runaway_sender(t);
         reset(r);
@@ -415,7 +422,7 @@ static void end_turn(struct room *r, const struct turn *t) {
  * LOADED, and its next event runs init again (a runaway init resets it: nothing it wrote
  * stays). */
 static void fail_unstarted(struct room *r, struct event *ev, bool runaway) {
-    struct turn t = {.room = r, .ev = ev, .cpu_limit_hit = runaway};
+    struct turn t = {.room = r, .ev = ev, .discard = runaway};
     if (ev->kind == EVENT_REQUEST)
         request_fail(ev->req, 500, "room failed to start");
     else if (ev->kind == EVENT_MESSAGE)

@@ -21,6 +21,7 @@
 #include "request.h"
 #include "room_internal.h"
 #include "room_limits.h"
+#include "utf8.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -142,6 +143,30 @@ static int room_connections(lua_State *L) {
     return 1;
 }
 
+/* Pushes the room's id as text: its bytes, where they are not valid UTF-8 shown as %XX, so a
+ * script can always put it in JSON (the room itself is the id's exact bytes). */
+static void push_room_id(lua_State *L, const struct room *r) {
+    if (utf8_valid(r->id, r->id_len)) {
+        lua_pushlstring(L, r->id, r->id_len);
+        return;
+    }
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)r->id;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0, n; i < r->id_len; i += n) {
+        n = p[i] < 0x80 ? 1 : utf8_sequence(p + i, r->id_len - i);
+        if (n) {
+            luaL_addlstring(&b, (const char *)p + i, n);
+            continue;
+        }
+        char esc[3] = {'%', hex[p[i] >> 4], hex[p[i] & 15]};
+        luaL_addlstring(&b, esc, 3);
+        n = 1;
+    }
+    luaL_pushresult(&b);
+}
+
 /* __index of room tables: methods, then the read-only fields. */
 static int room_index(lua_State *L) {
     lua_pushvalue(L, 2);
@@ -151,7 +176,7 @@ static int room_index(lua_State *L) {
     const char *k = lua_tostring(L, 2);
     struct room *r = check_room(L, 1);
     if (strcmp(k, "id") == 0)
-        lua_pushlstring(L, r->id, r->id_len);
+        push_room_id(L, r);
     else if (strcmp(k, "namespace") == 0)
         lua_pushstring(L, r->ns->name);
     else if (strcmp(k, "node") == 0)

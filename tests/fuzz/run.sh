@@ -8,11 +8,11 @@ cd "$(dirname "$0")"
 seconds=${FUZZ_SECONDS:-20}
 root=../..
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE
-       -I"$root/server" -I"$root/rooms" -I"$root/lua" $(pkg-config --cflags luajit jansson))
+       -I"$root/base" -I"$root/server" -I"$root/rooms" -I"$root/lua" $(pkg-config --cflags luajit jansson))
 mkdir -p out
 build() { clang "${flags[@]}" -o "out/$1" "$1.c" "${@:2}"; }
 build fuzz_route "$root/server/route.c"
-build fuzz_ljson "$root/lua/ljson.c" "$root/lua/ljson_decode.c" "$root/lua/ljson_encode.c" $(pkg-config --libs luajit jansson) -lm
+build fuzz_ljson "$root/base/utf8.c" "$root/lua/ljson.c" "$root/lua/ljson_decode.c" "$root/lua/ljson_encode.c" $(pkg-config --libs luajit jansson) -lm
 build fuzz_lpat "$root/lua/lpat.c"
 for name in fuzz_route fuzz_ljson fuzz_lpat; do
     mkdir -p "out/corpus-$name"

@@ -60,6 +60,17 @@ class RoutingTest(ServerTestCase):
         info = self.echo("/echo/%C3%A9t%C3%A9%20%22%3F%23~!")
         self.assertEqual(info["room"]["id"], 'été "?#~!')
 
+    def test_an_id_that_is_not_utf8_works_everywhere(self):
+        # A room that answers its id in JSON (the vote room) sees the bytes that are not UTF-8
+        # as %XX in room.id; the room is still the id's exact bytes.
+        tail = unique()
+        res = self.server.post("/vote/v%FF%C3%A9-" + tail, {"option": 1})
+        self.assertEqual(res.status, 200, res.body[:200])
+        self.assertEqual(res.json["room"], "v%FFé-" + tail)
+        self.assertEqual(self.server.get("/vote/v%ff%c3%a9-" + tail).json["votes"], [0, 1])
+        self.assertEqual(self.server.get("/vote/v%25FF%C3%A9-" + tail).json["votes"], [0, 0],
+                         "the id spelled with a literal % is another room")
+
     def test_id_length_is_counted_after_decoding(self):
         self.assertEqual(self.echo("/echo/" + "a" * 256)["room"]["id"], "a" * 256)
         self.assertJsonError(self.server.get("/echo/" + "a" * 257), 400, "257-byte id")

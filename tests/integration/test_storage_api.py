@@ -161,6 +161,16 @@ class StorageApiTest(ServerTestCase):
         listed = {row["key"]: row["value"] for row in unwire(res.json["result"])}
         self.assertEqual(norm(listed), norm(VALUES))
 
+    def test_an_answer_roomd_cannot_make_stores_nothing(self):
+        # issue case: a 500 must mean nothing was stored (the answer fails after the put)
+        room = unique("bad-answer")
+        self.store.put(room, "kept", 1)
+        res = self.store.call(room, {"op": "put_bad_answer", "key": "lost", "value": 2})
+        self.assertJsonError(res, 500)
+        self.assertIsNone(self.store.get(room, "lost"))
+        self.assertEqual(self.store.get(room, "kept"), 1)
+        self.assertIn("reset to its stored state", self.server.log_text())
+
     def test_put_overwrites(self):
         room = unique("overwrite")
         self.store.put(room, "k", {"v": 1})

@@ -15,6 +15,8 @@
 --       (opts: prefix, start, end, limit, reverse; without "opts" it calls list())
 --   {"op": "batch", "ops": [OP, ...]}           each in this one turn  -> [{result} or {error}]
 --   {"op": "mutate_copy", "key": K}  changes the table get(K) returned, answers get(K) again
+--   {"op": "put_bad_answer", "key": K, "value": V}  storage:put(K, V), then an answer JSON
+--       cannot carry (roomd answers 500 and must store nothing)
 -- GET /store/<id> answers {"result": room.storage:list()}: a turn that writes nothing.
 --
 -- Keys and values travel as JSON, with escapes for what JSON cannot carry:
@@ -163,6 +165,11 @@ function ops.mutate_copy(s, body)
         v[1] = "mutated"
     end
     return result_or_null(encode_value(s:get(key)))
+end
+
+function ops.put_bad_answer(s, body)
+    s:put(decode_value(body.key), decode_value(body.value))
+    return "\255 is not UTF-8"
 end
 
 function ops.get_many(s, body)
