@@ -357,7 +357,7 @@ static void read_admin(lua_State *L, int t, struct admin_config *a) {
 static void read_config(lua_State *L, struct load *ld, int t) {
     static const char *const names[] = {
         "host",  "port",           "node",     "log_level", "limits", "static_root", "namespaces",
-        "admin", "custom_headers", "data_dir", "redis",     "watch",  NULL};
+        "admin", "custom_headers", "data_dir", "redis",     "watch",  "durability",  NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, t, names, "the config");
     cfg->host = strdup(opt_string(L, t, "host", "127.0.0.1"));
@@ -377,6 +377,10 @@ static void read_config(lua_State *L, struct load *ld, int t) {
         luaL_error(L, "config: 'watch' must be true or false");
     cfg->watch = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    const char *durability = opt_string(L, t, "durability", "everysec");
+    if (strcmp(durability, "everysec") != 0 && strcmp(durability, "always") != 0)
+        luaL_error(L, "config: durability '%s' is not everysec or always", durability);
+    cfg->fsync_always = durability[0] == 'a';
     const char *redis = opt_string(L, t, "redis", NULL);
     if (redis && !(cfg->redis = strdup(redis)))
         luaL_error(L, "out of memory");

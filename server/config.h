@@ -38,6 +38,7 @@ struct config {
     char *data_dir;        /* the embedded storage folder (absolute) */
     char *redis;           /* an existing Redis server URL, or NULL for the embedded one */
     bool watch;            /* reload room scripts when they change on disk */
+    bool fsync_always;     /* durability = "always": the embedded Redis fsyncs before answering */
     char **custom_headers; /* request headers beyond the ones lws knows ("name:", lower case) */
     int n_custom_headers;
     struct limits limits;

@@ -261,7 +261,7 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
             store_ping(&t, 2000, err, sizeof err) != 0)
             goto fail;
     } else {
-        if (!(child = redis_child_start(cfg->data_dir, err, sizeof err)))
+        if (!(child = redis_child_start(cfg->data_dir, cfg->fsync_always, err, sizeof err)))
             goto fail;
         memset(&t, 0, sizeof t);
         snprintf(t.path, sizeof t.path, "%s", redis_child_socket(child));
