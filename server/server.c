@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -154,7 +155,11 @@ static void lws_log(int level, const char *line) {
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
-    log_print(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws: %.*s", (int)n, line);
+    /* a client can make libwebsockets complain once per connection: at most a line a second */
+    if (level == LLL_ERR)
+        log_limited(LOG_ERROR, "lws: %.*s", (int)n, line);
+    else
+        log_limited(LOG_WARN, "lws: %.*s", (int)n, line);
 }
 
 /* Binds host:port once to learn, in one line, why lws could not. */
@@ -185,6 +190,28 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Files roomd keeps open outside libwebsockets' table (stdio, hiredis' own socket, Redis' and
+ * the static files', the logs) and the headroom for them. */
+#define FD_RESERVE 64
+
+/* libwebsockets sizes its table of sockets from the open-file limit when the context is made,
+ * and stops accepting (rather than spinning on a failing accept) only once that table is full.
+ * Made under a limit lowered by FD_RESERVE, the table fills while the process still has
+ * FD_RESERVE files to spare; the limit is put back at once. */
+static struct lws_context *create_context_reserving_fds(struct lws_context_creation_info *info) {
+    struct rlimit was, lowered;
+    bool lower = getrlimit(RLIMIT_NOFILE, &was) == 0 && was.rlim_cur != RLIM_INFINITY &&
+                 was.rlim_cur > 4 * FD_RESERVE;
+    lowered = was;
+    lowered.rlim_cur = lower ? was.rlim_cur - FD_RESERVE : was.rlim_cur;
+    if (lower)
+        setrlimit(RLIMIT_NOFILE, &lowered);
+    struct lws_context *ctx = lws_create_context(info);
+    if (lower)
+        setrlimit(RLIMIT_NOFILE, &was);
+    return ctx;
+}
+
 static struct lws_context *create_context(const struct config *cfg) {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -196,7 +223,7 @@ static struct lws_context *create_context(const struct config *cfg) {
     info.timeout_secs = 30;
     /* Quiet while starting: a failure is explained in one line by explain_listen_failure. */
     lws_set_log_level(0, lws_log);
-    struct lws_context *ctx = lws_create_context(&info);
+    struct lws_context *ctx = create_context_reserving_fds(&info);
     lws_set_log_level(LLL_ERR, lws_log);
     return ctx;
 }

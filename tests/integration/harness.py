@@ -27,6 +27,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -214,7 +215,9 @@ def rss_kib(pid):
 class Server:
     """One roomd process on a free port, its log in a temporary folder."""
 
-    def __init__(self, conf=DEFAULT_CONF, node=DEFAULT_NODE, args=(), data=True, port=None):
+    def __init__(self, conf=DEFAULT_CONF, node=DEFAULT_NODE, args=(), data=True, port=None,
+                 nofile=None):
+        self.nofile = nofile  # an open-file limit for the server process, or None
         self.conf = conf
         self.node = node
         self.args = list(args)
@@ -266,9 +269,14 @@ class Server:
         try:
             self.proc = subprocess.Popen(
                 self.command(), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+                stderr=subprocess.STDOUT, preexec_fn=self._preexec)
         finally:
             log.close()
+
+    def _preexec(self):
+        die_with_parent()
+        if self.nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def _wait_ready(self, timeout):
         timeout = within_budget(timeout)
