@@ -8,6 +8,7 @@
 #include "request.h"
 #include "room_internal.h"
 #include "room_limits.h"
+#include "storage_lua.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +147,19 @@ int door_evict(struct ns *ns, const char *id, size_t len, int code, const char *
     if (!r)
         return -1;
     int n = r->n_conns;
-    room_close_all(r, code, reason);
+    if (code)
+        room_close_all(r, code, reason);
     if (unload)
         room_unload(r);
     return n;
+}
+
+char *door_value_json(struct ns *ns, const char *bytes, size_t len, size_t *out_len,
+                      bool *decodable) {
+    return storage_lua_value_json(ns->vm, bytes, len, out_len, decodable);
+}
+
+char *door_value_bytes(struct ns *ns, const char *json, size_t len, size_t *out_len, char *err,
+                       size_t errlen) {
+    return storage_lua_value_bytes(ns->vm, json, len, out_len, err, errlen);
 }

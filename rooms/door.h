@@ -80,11 +80,18 @@ void door_each_room(const struct ns *ns, void (*fn)(const struct door_room_info 
 bool door_room(struct ns *ns, const char *id, size_t len, struct door_room_info *info,
                void (*conn_fn)(const struct door_conn_info *, void *), void *arg);
 
-/* Closes every connection of room <ns, id> with code and reason; with unload, its Lua instance
- * goes too (at once, or once the writes in flight are stored and answered), so its next event
- * loads it from storage. Returns the connections closed, or -1 when it is not in memory. */
+/* Closes every connection of room <ns, id> with code and reason (code 0: none); with unload, its
+ * Lua instance goes too (at once, or once the writes in flight are stored and answered), so its
+ * next event loads it from storage. Returns the connections closed, or -1 when it is not in memory.
+ */
 int door_evict(struct ns *ns, const char *id, size_t len, int code, const char *reason,
                bool unload);
+
+/* A stored value of namespace ns as JSON text, and back (storage_lua.h says how). */
+char *door_value_json(struct ns *ns, const char *bytes, size_t len, size_t *out_len,
+                      bool *decodable);
+char *door_value_bytes(struct ns *ns, const char *json, size_t len, size_t *out_len, char *err,
+                       size_t errlen);
 
 /* Closes every connection of every room with code and reason (a stop). */
 void door_close_all(int code, const char *reason);

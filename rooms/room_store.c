@@ -340,3 +340,58 @@ int room_store_delete(const char *ns, const char *id, size_t id_len, store_reply
         return -1;
     return store_command(fn, arg, 1, exec, NULL);
 }
+
+int room_store_export(const char *ns, const char *id, size_t id_len, store_reply_fn *fn,
+                      void *arg) {
+    char key[KEY_MAX], meta[KEY_MAX];
+    room_store_key(ns, id, id_len, key, sizeof key);
+    meta_key(key, meta, sizeof meta);
+    const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key}, *alarm[] = {"HGET", meta, "alarm"},
+               *exec[] = {"EXEC"};
+    if (store_command(NULL, NULL, 1, multi, NULL) != 0 ||
+        store_command(NULL, NULL, 2, all, NULL) != 0 ||
+        store_command(NULL, NULL, 3, alarm, NULL) != 0)
+        return -1;
+    return store_command(fn, arg, 1, exec, NULL);
+}
+
+/* HSET key with every entry, in one command. */
+static int send_entries(const char *key, const struct storage_entry *e, int n) {
+    const char **argv = malloc(((size_t)n * 2 + 2) * sizeof *argv);
+    size_t *lens = malloc(((size_t)n * 2 + 2) * sizeof *lens);
+    int rc = -1;
+    if (argv && lens) {
+        argv[0] = "HSET", lens[0] = 4, argv[1] = key, lens[1] = strlen(key);
+        for (int i = 0; i < n; i++) {
+            argv[2 + 2 * i] = e[i].key, lens[2 + 2 * i] = e[i].key_len;
+            argv[3 + 2 * i] = e[i].value, lens[3 + 2 * i] = e[i].value_len;
+        }
+        rc = store_command(NULL, NULL, n * 2 + 2, argv, lens);
+    }
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+int room_store_import(const char *ns, const char *id, size_t id_len,
+                      const struct storage_entry *entries, int n, long long alarm,
+                      store_reply_fn *fn, void *arg) {
+    char key[KEY_MAX], meta[KEY_MAX], member[KEY_MAX], when[32];
+    room_store_key(ns, id, id_len, key, sizeof key);
+    meta_key(key, meta, sizeof meta);
+    room_store_member(ns, id, id_len, member, sizeof member);
+    snprintf(when, sizeof when, "%lld", alarm);
+    const char *multi[] = {"MULTI"}, *del[] = {"DEL", key}, *exec[] = {"EXEC"},
+               *set_alarm[] = {"HSET", meta, "alarm", when, "retries", "0"},
+               *index[] = {"ZADD", ROOM_STORE_ALARMS, when, member},
+               *no_alarm[] = {"HDEL", meta, "alarm", "retries"},
+               *unindex[] = {"ZREM", ROOM_STORE_ALARMS, member};
+    if (store_command(NULL, NULL, 1, multi, NULL) != 0 ||
+        store_command(NULL, NULL, 2, del, NULL) != 0 || (n > 0 && send_entries(key, entries, n)) ||
+        (alarm > 0 ? store_command(NULL, NULL, 6, set_alarm, NULL) ||
+                         store_command(NULL, NULL, 4, index, NULL)
+                   : store_command(NULL, NULL, 4, no_alarm, NULL) ||
+                         store_command(NULL, NULL, 3, unindex, NULL)))
+        return -1;
+    return store_command(fn, arg, 1, exec, NULL);
+}

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 struct room;
+struct storage_entry;
 struct storage_writes;
 
 /* Whether rooms are stored at all (false: memory only, e.g. in unit tests). */
@@ -54,7 +55,10 @@ int room_store_parse_key(const char *key, size_t len, char *ns, size_t ns_cap, c
  *     of namespace ns (NULL: all) whose id starts with prefix[0..prefix_len).
  *   room_store_stats: MULTI, then per room HLEN kv, MEMORY USAGE kv, HGET meta alarm,
  *     EXISTS meta; EXEC: 4 replies a room.
- *   room_store_delete: the room's keys and its alarm, in one transaction. */
+ *   room_store_delete: the room's keys and its alarm, in one transaction.
+ *   room_store_export: MULTI, HGETALL kv, HGET meta alarm, EXEC.
+ *   room_store_import: the room's storage replaced by entries[0..n) and its alarm by alarm (0:
+ *     none), in one transaction (MULTI, DEL, HSET, the alarm's writes, EXEC). */
 struct store_room {
     const char *ns, *id;
     size_t id_len;
@@ -63,6 +67,10 @@ int room_store_scan(const char *cursor, const char *ns, const char *prefix, size
                     int count, store_reply_fn *fn, void *arg);
 int room_store_stats(const struct store_room *rooms, int n, store_reply_fn *fn, void *arg);
 int room_store_delete(const char *ns, const char *id, size_t id_len, store_reply_fn *fn, void *arg);
+int room_store_export(const char *ns, const char *id, size_t id_len, store_reply_fn *fn, void *arg);
+int room_store_import(const char *ns, const char *id, size_t id_len,
+                      const struct storage_entry *entries, int n, long long alarm,
+                      store_reply_fn *fn, void *arg);
 
 /* Loads r's stored entries; room_loaded(r, ok) follows (later, or at once when storage is
  * unavailable). */

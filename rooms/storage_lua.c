@@ -10,6 +10,7 @@
  * in lua_cpcall, so running out of memory is an error code, not a panic. */
 #include "storage_lua.h"
 
+#include "ljson.h"
 #include "log.h"
 #include "lvm.h"
 #include "room_internal.h"
@@ -321,4 +322,72 @@ void storage_lua_forget(struct lvm *vm, struct room *r) {
     lua_pop(L, 1);
     luaL_unref(L, LUA_REGISTRYINDEX, r->storage_ref);
     r->storage_ref = LUA_NOREF;
+}
+
+/* One conversion between stored bytes and JSON text, run in a protected call. */
+struct codec_call {
+    const char *in;
+    size_t in_len;
+    bool to_json;
+    bool decoded; /* to_json: the bytes were a value of the codec's */
+    int depth;
+    char *out;
+    size_t out_len;
+    char err[160];
+};
+
+/* [-0, +0] (the protected call drops what it pushed) */
+static int run_codec(lua_State *L) {
+    struct codec_call *c = lua_touserdata(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "string.buffer");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, c->to_json ? "decode" : "encode");
+    if (c->to_json) {
+        lua_pushlstring(L, c->in, c->in_len);
+        lua_call(L, 1, 1);
+        c->decoded = true;
+        c->out = ljson_encode(L, -1, c->depth, &c->out_len, c->err, sizeof c->err);
+        return 0;
+    }
+    if (ljson_decode(L, c->in, c->in_len, c->depth, c->err, sizeof c->err) != 0)
+        return 0;
+    lua_call(L, 1, 1);
+    const char *bytes = lua_tolstring(L, -1, &c->out_len);
+    if (c->out_len > STORAGE_VALUE_MAX)
+        snprintf(c->err, sizeof c->err, "value is %zu bytes encoded, over the limit of %d",
+                 c->out_len, STORAGE_VALUE_MAX);
+    else if ((c->out = malloc(c->out_len ? c->out_len : 1)))
+        memcpy(c->out, bytes, c->out_len);
+    return 0;
+}
+
+static char *convert(struct lvm *vm, struct codec_call *c, size_t *out_len) {
+    lua_State *L = lvm_state(vm);
+    c->depth = lvm_json_depth(vm);
+    if (lua_cpcall(L, run_codec, c) != 0) {
+        snprintf(c->err, sizeof c->err, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        lua_pop(L, 1);
+        free(c->out);
+        c->out = NULL;
+    }
+    *out_len = c->out_len;
+    return c->out;
+}
+
+char *storage_lua_value_json(struct lvm *vm, const char *bytes, size_t len, size_t *out_len,
+                             bool *decodable) {
+    struct codec_call c = {.in = bytes, .in_len = len, .to_json = true};
+    char *out = convert(vm, &c, out_len);
+    *decodable = c.decoded;
+    return out;
+}
+
+char *storage_lua_value_bytes(struct lvm *vm, const char *json, size_t len, size_t *out_len,
+                              char *err, size_t errlen) {
+    struct codec_call c = {.in = json, .in_len = len, .to_json = false};
+    char *out = convert(vm, &c, out_len);
+    if (!out)
+        snprintf(err, errlen, "%s", c.err[0] ? c.err : "out of memory");
+    return out;
 }

@@ -63,6 +63,17 @@ int storage_lua_take_writes(struct lvm *vm, struct room *r, struct storage_write
 
 void storage_writes_free(struct storage_writes *w);
 
+/* The stored value bytes[0..len) as JSON text (malloc()ed, its length in *out_len), or NULL when
+ * JSON cannot carry it (then only its bytes can be exported) or it is not a value the codec
+ * wrote (*decodable false). Never raises. */
+char *storage_lua_value_json(struct lvm *vm, const char *bytes, size_t len, size_t *out_len,
+                             bool *decodable);
+
+/* The stored bytes (malloc()ed) of the value that JSON text json[0..len) describes, as a put of
+ * it would store them; NULL with the reason in err. Never raises. */
+char *storage_lua_value_bytes(struct lvm *vm, const char *json, size_t len, size_t *out_len,
+                              char *err, size_t errlen);
+
 /* Drops r's storage object; a script that kept it gets an error using it. Never raises. */
 void storage_lua_forget(struct lvm *vm, struct room *r);
 

@@ -7,6 +7,7 @@
  * callback: the headers, then the body. */
 #include "admin.h"
 
+#include "base64.h"
 #include "config.h"
 #include "door.h"
 #include "log.h"
@@ -15,7 +16,9 @@
 #include "room_limits.h"
 #include "room_store.h"
 #include "server.h"
+#include "storage_lua.h"
 #include "store.h"
+#include "utf8.h"
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -25,7 +28,9 @@
 #define REFUSE_DELAY_US (250 * LWS_US_PER_MS) /* a wrong token waits this long for its 401 */
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 1000
-#define DELETE_CODE 4410 /* the close code of sockets of a room deleted by the admin API */
+#define DELETE_CODE 4410       /* the close code of sockets of a room deleted by the admin API */
+#define IMPORT_MAX (64u << 20) /* the largest storage document PUT takes */
+#define EXPORT_FORMAT "roomd-storage/1"
 
 enum call_step { CALL_WAITING, CALL_HEADERS, CALL_BODY };
 
@@ -46,6 +51,10 @@ struct call {
     bool last_page;  /* GET /rooms: SCAN is done, memory-only rooms join this page */
     char cursor[32]; /* GET /rooms: the next SCAN cursor */
     json_t *rooms;   /* GET /rooms, GET /rooms/<ns>/<id>: rooms waiting for their stats */
+    bool storage;    /* the target is .../<id>/storage */
+    bool importing;  /* PUT .../storage: the body is being read into in */
+    char *in;
+    size_t in_len;
 };
 
 struct admin_session {
@@ -62,6 +71,7 @@ static struct {
 static void call_free(struct call *c) {
     lws_sul_cancel(&c->delay);
     json_decref(c->rooms);
+    free(c->in);
     free(c->body);
     free(c);
 }
@@ -343,6 +353,185 @@ static int room_target(struct call *c, const char *path) {
     return 0;
 }
 
+/* ---- GET and PUT /rooms/<ns>/<id>/storage ---- */
+
+/* Whether the target is ".../<id>/storage": then the id is what precedes it. */
+static bool storage_target(struct call *c) {
+    static const char suffix[] = "/storage";
+    size_t n = sizeof suffix - 1;
+    if (c->id_len <= n || memcmp(c->id + c->id_len - n, suffix, n) != 0)
+        return false;
+    c->id_len -= n;
+    c->storage = true;
+    return true;
+}
+
+/* One stored entry as exported: its key (as text, or base64 when it is not UTF-8), its value as
+ * JSON where JSON can carry it, and always its stored bytes. */
+static json_t *export_entry(struct ns *ns, const redisReply *k, const redisReply *v) {
+    size_t len;
+    bool decodable;
+    char *json = door_value_json(ns, v->str, v->len, &len, &decodable);
+    char *raw = base64_encode(v->str, v->len), *key64 = NULL;
+    json_t *e = json_object();
+    if (utf8_valid(k->str, k->len))
+        json_object_set_new(e, "key", json_stringn(k->str, k->len));
+    else if ((key64 = base64_encode(k->str, k->len)))
+        json_object_set_new(e, "key_base64", json_string(key64));
+    if (json)
+        json_object_set_new(e, "value", json_loadb(json, len, JSON_DECODE_ANY, NULL));
+    json_object_set_new(e, "raw", raw ? json_string(raw) : json_null());
+    free(json);
+    free(raw);
+    free(key64);
+    return e;
+}
+
+static void on_exported(void *arg, redisReply *reply) {
+    struct call *c = arg;
+    if (!c->wsi || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY) {
+        answer_error(c, 503, "storage unavailable");
+        return;
+    }
+    const redisReply *kv = reply->element[0], *alarm = reply->element[1];
+    json_t *entries = json_array();
+    for (size_t i = 0; i + 1 < kv->elements; i += 2)
+        json_array_append_new(entries, export_entry(c->ns, kv->element[i], kv->element[i + 1]));
+    json_t *when =
+        alarm->type == REDIS_REPLY_STRING ? json_integer(atoll(alarm->str)) : json_null();
+    answer(c, 200,
+           json_pack("{s:s,s:s,s:o,s:o}", "format", EXPORT_FORMAT, "ns", ns_name(c->ns), "alarm",
+                     when, "entries", entries));
+}
+
+static void export_room(struct call *c) {
+    if (room_store_export(ns_name(c->ns), c->id, c->id_len, on_exported, c) != 0)
+        answer_error(c, 503, "storage unavailable");
+}
+
+/* A raw value: base64 of bytes the codec wrote, within the value limit. */
+static char *raw_value(struct ns *ns, json_t *raw, size_t *len) {
+    bool decodable = false;
+    size_t n;
+    char *bytes = base64_decode(json_string_value(raw), json_string_length(raw), len);
+    free(bytes ? door_value_json(ns, bytes, *len, &n, &decodable) : NULL);
+    if (bytes && decodable && *len <= STORAGE_VALUE_MAX)
+        return bytes;
+    free(bytes);
+    return NULL;
+}
+
+/* Fills e from one entry of a document (its key and stored bytes, malloc()ed); NULL, or what is
+ * wrong with it (in err, or a constant). */
+static const char *import_entry(struct ns *ns, json_t *in, struct storage_entry *e, char *err,
+                                size_t errlen) {
+    json_t *key = json_object_get(in, "key"), *key64 = json_object_get(in, "key_base64");
+    json_t *raw = json_object_get(in, "raw"), *value = json_object_get(in, "value");
+    size_t n = 0;
+    if (json_is_string(key))
+        e->key = strndup(json_string_value(key), n = json_string_length(key));
+    else if (json_is_string(key64))
+        e->key = base64_decode(json_string_value(key64), json_string_length(key64), &n);
+    else
+        return "an entry has no key (\"key\" or \"key_base64\")";
+    e->key_len = e->key ? n : 0;
+    if (!e->key || n == 0 || n > STORAGE_KEY_MAX)
+        return "a key is empty, not base64, or over 2048 bytes";
+    if (json_is_string(raw))
+        return (e->value = raw_value(ns, raw, &e->value_len))
+                   ? NULL
+                   : "a \"raw\" value is not base64 of a stored value of at most 131072 bytes";
+    if (!value)
+        return "an entry has no value (\"value\" or \"raw\")";
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    e->value = text ? door_value_bytes(ns, text, strlen(text), &e->value_len, err, errlen) : NULL;
+    free(text);
+    return e->value ? NULL : err;
+}
+
+static void free_entries(struct storage_entry *e, int n) {
+    for (int i = 0; e && i < n; i++) {
+        free((char *)e[i].key);
+        free((char *)e[i].value);
+    }
+    free(e);
+}
+
+/* The document's entries as storage entries; NULL with why in err. */
+static struct storage_entry *import_entries(struct call *c, json_t *doc, int *n, char *err,
+                                            size_t errlen) {
+    json_t *list = json_object_get(doc, "entries");
+    *n = (int)json_array_size(list);
+    struct storage_entry *e = calloc((size_t)*n + 1, sizeof *e);
+    const char *why = !json_is_array(list) ? "\"entries\" is not a list"
+                      : e                  ? NULL
+                                           : "out of memory";
+    for (int i = 0; !why && i < *n; i++)
+        why = import_entry(c->ns, json_array_get(list, (size_t)i), &e[i], err, errlen);
+    if (!why)
+        return e;
+    if (why != err)
+        snprintf(err, errlen, "%s", why);
+    free_entries(e, *n);
+    return NULL;
+}
+
+static void on_imported(void *arg, redisReply *reply) {
+    struct call *c = arg;
+    door_evict(c->ns, c->id, c->id_len, 0, NULL, true); /* a live room starts again from it */
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        answer_error(c, 503, "storage unavailable: the import may not have been stored");
+        return;
+    }
+    log_info("[admin] imported the storage of room %s:%.*s (%d keys)", ns_name(c->ns),
+             (int)c->id_len, c->id, c->scanned);
+    answer(c, 200, json_pack("{s:b,s:i}", "ok", 1, "keys", c->scanned));
+}
+
+/* Checks the whole document first: a bad one changes nothing. */
+static void import_room(struct call *c) {
+    char err[256];
+    int n = 0;
+    json_t *doc = json_loadb(c->in ? c->in : "", c->in_len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *format = json_object_get(doc, "format"), *alarm = json_object_get(doc, "alarm");
+    struct storage_entry *e = NULL;
+    if (!json_is_string(format) || strcmp(json_string_value(format), EXPORT_FORMAT) != 0)
+        snprintf(err, sizeof err, "not an export: a JSON object with \"format\": \"%s\"",
+                 EXPORT_FORMAT);
+    else if (alarm && !json_is_null(alarm) && !json_is_integer(alarm))
+        snprintf(err, sizeof err, "\"alarm\" is not a time in ms or null");
+    else
+        e = import_entries(c, doc, &n, err, sizeof err);
+    c->scanned = n;
+    if (!e) {
+        answer_error(c, 400, err);
+    } else {
+        door_evict(c->ns, c->id, c->id_len, 0, NULL, true); /* no turn mixes old and new */
+        if (room_store_import(ns_name(c->ns), c->id, c->id_len, e, n,
+                              json_is_integer(alarm) ? json_integer_value(alarm) : 0, on_imported,
+                              c) != 0)
+            answer_error(c, 503, "storage unavailable");
+    }
+    free_entries(e, n);
+    json_decref(doc);
+}
+
+static int take_body(struct call *c, const void *in, size_t len) {
+    if (c->in_len + len > IMPORT_MAX) {
+        c->importing = false;
+        answer_error(c, 413, "the document is over 64 MiB");
+        return 0;
+    }
+    char *more = realloc(c->in, c->in_len + len + 1);
+    if (!more)
+        return -1;
+    memcpy(more + c->in_len, in, len);
+    c->in = more;
+    c->in_len += len;
+    return 0;
+}
+
 /* ---- the rest ---- */
 
 static void health(struct call *c) {
@@ -375,6 +564,25 @@ static void reload(struct lws *wsi, struct call *c) {
     }
 }
 
+/* GET or DELETE /rooms/<ns>/<id>; GET or PUT /rooms/<ns>/<id>/storage. */
+static void room_call(struct lws *wsi, struct call *c, const char *method) {
+    bool get = strcmp(method, "GET") == 0;
+    if (!storage_target(c) && get)
+        show_room(c);
+    else if (!c->storage && strcmp(method, "DELETE") == 0)
+        delete_room(wsi, c);
+    else if (!c->storage)
+        answer_error(c, 405, "a room takes GET and DELETE");
+    else if (get)
+        export_room(c);
+    else if (strcmp(method, "PUT") != 0)
+        answer_error(c, 405, "a room's storage takes GET and PUT");
+    else if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        answer_error(c, 411, "send the document with a Content-Length");
+    else
+        c->importing = true; /* import_room runs once the body is in */
+}
+
 static void route(struct lws *wsi, struct call *c, const char *method, const char *path) {
     bool get = strcmp(method, "GET") == 0;
     if (get && strcmp(path, "/healthz") == 0)
@@ -387,14 +595,12 @@ static void route(struct lws *wsi, struct call *c, const char *method, const cha
         reload(wsi, c);
     else if (get && strcmp(path, "/rooms") == 0)
         list_rooms(wsi, c);
-    else if (strncmp(path, "/rooms/", 7) != 0 || (!get && strcmp(method, "DELETE") != 0))
+    else if (strncmp(path, "/rooms/", 7) != 0)
         answer_error(c, 404, "no such endpoint");
     else if (room_target(c, path) != 0)
         answer_error(c, 404, "no such namespace, or no room id");
-    else if (get)
-        show_room(c);
     else
-        delete_room(wsi, c);
+        room_call(wsi, c, method);
 }
 
 static int on_request(struct lws *wsi, struct admin_session *s, const char *path) {
@@ -447,11 +653,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return rc != 0 || lws_http_transaction_completed(wsi) ? -1 : 0;
         }
         return write_answer(wsi, s->call);
-    case LWS_CALLBACK_HTTP_BODY: /* no endpoint takes a body yet: it is read and dropped */
-        return 0;
+    case LWS_CALLBACK_HTTP_BODY: /* only an import takes one; others are read and dropped */
+        return s->call && s->call->importing ? take_body(s->call, in, len) : 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION: /* lws holds the answer back until here */
-        if (s->call && s->call->step != CALL_WAITING)
+        if (s->call && s->call->importing) {
+            s->call->importing = false;
+            import_room(s->call);
+        } else if (s->call && s->call->step != CALL_WAITING) {
             lws_callback_on_writable(wsi);
+        }
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
         if (s)

@@ -12,7 +12,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (AsyncServerTestCase, BIN, free_port, http_request, unique, ws_connect,
+from harness import (AsyncServerTestCase, BIN, free_port, http_request, redis_call, unique,
+                     ws_connect,
                      ws_expect_close, ws_recv_json, ws_send_json)
 
 TOKEN = "admin-test-token-0123456789"
@@ -106,6 +107,60 @@ class AdminTest(AsyncServerTestCase):
         self.assertJsonError(self.admin("GET", "/rooms/vote/%s-none" % room), 404)
         self.assertJsonError(self.admin("GET", "/rooms/nons/x"), 404)
         self.assertEqual(self.roomctl("show", "vote/%s-none" % room).returncode, 1)
+
+    def hgetall_raw(self, key):
+        """The hash's fields and values, exactly as Redis holds them."""
+        flat = redis_call(os.path.join(self.server.data, "redis.sock"), "HGETALL", key)
+        return dict(zip(flat[0::2], flat[1::2]))
+
+    def test_export_delete_import_is_byte_identical(self):
+        room = unique("exp-")
+        ops = [{"op": "put", "key": "a", "value": {"x": [1, 2.5, "s"], "t": True}},
+               {"op": "put", "key": {"$bytes": "ff00"}, "value": {"$bytes": "c0ffee"}},
+               {"op": "put", "key": "big", "value": {"$repeat": "z", "n": 100000}}]
+        self.assertEqual(self.server.post("/store/%s" % room, {"op": "batch", "ops": ops}).status,
+                         200)
+        key = "rd:{store:%s}:kv" % room
+        before = self.hgetall_raw(key)
+        exported = self.roomctl("export", "store/%s" % room)
+        self.assertEqual(exported.returncode, 0, exported.stderr)
+        doc = json.loads(exported.stdout)
+        values = {e.get("key"): e.get("value") for e in doc["entries"]}
+        self.assertEqual(values["a"], {"x": [1, 2.5, "s"], "t": True}, "readable where JSON can")
+        self.assertEqual(self.roomctl("delete", "store/%s" % room).returncode, 0)
+        self.assertEqual(self.hgetall_raw(key), {})
+        imported = subprocess.run([ROOMCTL, "import", "store/%s" % room], input=exported.stdout,
+                                  env=dict(os.environ, ROOMD_ADMIN_URL="http://127.0.0.1:%d"
+                                           % self.admin_port), capture_output=True, text=True,
+                                  timeout=60)
+        self.assertEqual(imported.returncode, 0, imported.stderr)
+        self.assertEqual(self.hgetall_raw(key), before, "byte-identical after the round trip")
+        got = self.server.post("/store/%s" % room, {"op": "get", "key": "a"}).json["result"]
+        self.assertEqual(got, {"x": [1, 2.5, "s"], "t": True})
+
+    def test_bad_imports_change_nothing_and_a_live_room_restarts(self):
+        room = unique("imp-")
+        self.assertEqual(self.server.post("/counter/%s" % room).json["value"], 1)
+        key = "rd:{counter:%s}:kv" % room
+        before = self.hgetall_raw(key)
+        bad = [b"not json", b'{"format": "other"}',
+               b'{"format": "roomd-storage/1", "entries": [{"key": "", "value": 1}]}',
+               b'{"format": "roomd-storage/1", "entries": [{"key": "k", "raw": "!!"}]}',
+               b'{"format": "roomd-storage/1", "entries": [{"key": "k", "raw": "AAAA"}]}',
+               b'{"format": "roomd-storage/1", "entries": [{"key": "k"}]}',
+               b'{"format": "roomd-storage/1", "alarm": "soon", "entries": []}']
+        for body in bad:
+            res = http_request(self.admin_port, "PUT", "/rooms/counter/%s/storage" % room,
+                               body=body, headers={"Authorization": "Bearer " + TOKEN})
+            self.assertJsonError(res, 400, body.decode())
+        self.assertEqual(self.hgetall_raw(key), before, "a refused import changes nothing")
+        doc = {"format": "roomd-storage/1", "alarm": None,
+               "entries": [{"key": "value", "value": 41}]}
+        res = http_request(self.admin_port, "PUT", "/rooms/counter/%s/storage" % room, body=doc,
+                           headers={"Authorization": "Bearer " + TOKEN})
+        self.assertEqual(res.status, 200, res.body)
+        self.assertEqual(self.server.post("/counter/%s" % room).json["value"], 42,
+                         "the live room started again from the imported storage")
 
     def test_reload_and_health(self):
         res = self.roomctl("reload", "vote")
