@@ -2,7 +2,7 @@
  * body, hand it to its room, and write the answer (headers in one WRITEABLE
  * callback, the body in the next, so each callback makes one lws_write).
  *
- * Every error is a JSON {"error": ...} with the contract's status. A request
+ * Every error is a JSON {"error": ...} with the status docs/http-contract.md gives. A request
  * handed to a room belongs to the room until it calls on_done; if the
  * client leaves first, the session only marks it abandoned. */
 #include "config.h"

@@ -1,4 +1,4 @@
-/* main: the command line (see the CLI contract), then the server.
+/* main: the command line (docs/cli-contract.md), then the server.
  * Flags become config overrides, so "--port 9000" and "--set port=9000"
  * are one thing. */
 #include "config.h"

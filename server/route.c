@@ -1,4 +1,4 @@
-/* route: classifies decoded request paths per the HTTP contract.
+/* route: classifies decoded request paths per docs/http-contract.md.
  * See route.h; the unit tests in tests/unit/test_route.c pin each rule. */
 #include "route.h"
 

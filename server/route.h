@@ -2,7 +2,7 @@
  *
  * libwebsockets hands us the path already percent-decoded, with "//", "/./"
  * and "/../" collapsed, so a room id can never carry a '/' or climb out of
- * the static root. route_parse checks the contract's syntax only; whether a
+ * the static root. route_parse checks docs/http-contract.md's syntax only; whether a
  * namespace exists is the caller's question. It allocates nothing: the
  * pieces point into the caller's path. */
 #ifndef ROOMD_ROUTE_H

@@ -63,7 +63,7 @@ export class Roomd {
         throw new Error(`roomd did not come up on ${this.url}:\n${this.log}`);
     }
 
-    // SIGTERM, then waits for exit 0 (the contract's graceful stop).
+    // SIGTERM, then waits for exit 0 (docs/cli-contract.md's graceful stop).
     async stop() {
         if (!this.proc || this.proc.exitCode !== null) return;
         this.proc.kill("SIGTERM");

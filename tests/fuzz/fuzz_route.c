@@ -1,5 +1,5 @@
 /* libFuzzer harness for server/route.c: any bytes as a request path. The pieces route_parse
- * returns must lie inside the input and obey the contract's rules. */
+ * returns must lie inside the input and obey docs/http-contract.md's rules. */
 #include "route.h"
 
 #include <stdint.h>

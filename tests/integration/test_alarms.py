@@ -1,5 +1,5 @@
 """Room alarms (room.storage set_alarm/get_alarm/delete_alarm; rooms/alarm.h, rooms/room.c) and
-the vote demo's expiry (http-contract "vote", Expiry), driven through the alarmy test room
+the vote demo's expiry (docs/http-contract.md, "vote", Expiry), driven through the alarmy test room
 (tests/lua/alarmy.lua):
 
 - an alarm fires in a live room about N ms after it was set, never before its time, once;

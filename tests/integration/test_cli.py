@@ -1,4 +1,4 @@
-"""Starting the server (shared/spec/cli-contract.md): when it cannot start (port
+"""Starting the server (docs/cli-contract.md): when it cannot start (port
 taken, missing or broken config, a room script that does not load, bad flags)
 it exits non-zero, not by a signal, with a one-line reason on stderr; flags
 that are good are accepted (--set vote.ttl=1.5, --host)."""

@@ -1,4 +1,4 @@
-"""The counter demo (contract "counter"): GET/POST, other methods 405,
+"""The counter demo (docs/http-contract.md, "counter"): GET/POST, other methods 405,
 independent rooms, keep-alive, one turn at a time under concurrent POSTs."""
 
 import http.client

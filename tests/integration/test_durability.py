@@ -1,4 +1,4 @@
-"""Durability of room storage (http-contract: "The value survives a server restart"; rooms/room.h:
+"""Durability of room storage (docs/http-contract.md: "The value survives a server restart"; rooms/room.h:
 the output gate). Each test runs its own roomd, some against a redis-server of their own
 (--redis unix://...) that the test stops, kills and restarts:
 

@@ -1,4 +1,4 @@
-"""Handler errors (docs/lua-api.md "Errors", contract: "A handler error never
+"""Handler errors (docs/lua-api.md "Errors", docs/http-contract.md: "A handler error never
 kills the server, other rooms, or the room's stored state"): a failing request
 gets 500 JSON without the traceback, the log gets the traceback with the room
 tag, and the room and the others go on. Also: invalid JSON bodies sent as

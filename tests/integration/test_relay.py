@@ -1,4 +1,4 @@
-"""The relay demo (contract "relay"): JSON objects broadcast to every member,
+"""The relay demo (docs/http-contract.md, "relay"): JSON objects broadcast to every member,
 sender included, as the same JSON value and in order; anything else gets an
 error to the sender alone; GET counts the connections."""
 

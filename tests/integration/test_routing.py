@@ -1,6 +1,6 @@
 """Routing: /healthz, namespaces, room ids (percent-decoding, length, forbidden
 bytes), the rest path and query handed to the handler, JSON error bodies.
-Contract: shared/spec/http-contract.md "Rooms and URLs"."""
+Contract: docs/http-contract.md, "Rooms and URLs"."""
 
 import asyncio
 import http.client

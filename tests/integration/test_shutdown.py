@@ -1,4 +1,4 @@
-"""Graceful stop (cli-contract: "SIGTERM or SIGINT: stop accepting, finish the
+"""Graceful stop (docs/cli-contract.md: "SIGTERM or SIGINT: stop accepting, finish the
 turns in flight, flush what is owed to storage, close sockets with code 1001,
 exit 0"). Each test runs its own server and stops it itself."""
 

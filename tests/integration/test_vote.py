@@ -1,4 +1,4 @@
-"""The vote demo (contract "vote"): the state's exact shape, questions chosen
+"""The vote demo (docs/http-contract.md, "vote"): the state's exact shape, questions chosen
 deterministically from the id, POST and WebSocket votes with their broadcasts,
 and invalid input answered with errors that change nothing."""
 
