@@ -16,9 +16,12 @@
 
 #define BATCH "256"
 
-static struct lws_context *context;
-static lws_sorted_usec_list_t timer;
-static bool asking; /* a poll's reply has not come yet */
+/* The poller: its timer on the loop, and whether a poll's reply is still to come. */
+static struct {
+    struct lws_context *context;
+    lws_sorted_usec_list_t timer;
+    bool asking;
+} poller;
 
 static void wake(const redisReply *member) {
     char ns_name[ROOM_NS_MAX + 1], id[ROOM_ID_MAX];
@@ -37,7 +40,7 @@ static void wake(const redisReply *member) {
 
 static void on_due(void *arg, redisReply *reply) {
     (void)arg;
-    asking = false;
+    poller.asking = false;
     if (!reply || reply->type != REDIS_REPLY_ARRAY)
         return;
     for (size_t i = 0; i < reply->elements; i++)
@@ -46,24 +49,24 @@ static void on_due(void *arg, redisReply *reply) {
 
 static void poll_due(lws_sorted_usec_list_t *sul) {
     (void)sul;
-    if (!asking && store_connected()) {
+    if (!poller.asking && store_connected()) {
         char now[32];
         snprintf(now, sizeof now, "%lld", clock_wall_ms());
         const char *argv[] = {"ZRANGEBYSCORE", ROOM_STORE_ALARMS, "-inf", now, "LIMIT", "0", BATCH};
-        asking = store_command(on_due, NULL, 7, argv, NULL) == 0;
+        poller.asking = store_command(on_due, NULL, 7, argv, NULL) == 0;
     }
-    lws_sul_schedule(context, 0, &timer, poll_due, ALARM_POLL_MS * LWS_US_PER_MS);
+    lws_sul_schedule(poller.context, 0, &poller.timer, poll_due, ALARM_POLL_MS * LWS_US_PER_MS);
 }
 
 void alarm_start(struct lws_context *ctx) {
-    context = ctx;
-    lws_sul_schedule(context, 0, &timer, poll_due, 1);
+    poller.context = ctx;
+    lws_sul_schedule(poller.context, 0, &poller.timer, poll_due, 1);
 }
 
 void alarm_stop(void) {
-    if (context)
-        lws_sul_cancel(&timer);
-    context = NULL;
+    if (poller.context)
+        lws_sul_cancel(&poller.timer);
+    poller.context = NULL;
 }
 
 long long alarm_retry_at(int failed_runs, long long now_ms) {

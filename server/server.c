@@ -48,9 +48,13 @@
 
 struct server_state server;
 
-static lws_sorted_usec_list_t stop_timer, child_timer;
-static struct redis_child *child; /* the embedded redis-server, if roomd runs one */
-static struct lws_context *context;
+/* What the loop owns besides server: the context, the embedded redis-server (if roomd runs one)
+ * and the timers of the graceful stop and of the child's watch. */
+static struct {
+    struct lws_context *context;
+    struct redis_child *child;
+    lws_sorted_usec_list_t stop_timer, child_timer;
+} loop;
 
 /* ---- the protocol callback ---- */
 
@@ -112,7 +116,7 @@ static void begin_stop(int signo) {
     log_info("%s: stopping (%d WebSockets open)", strsignal(signo), server.ws_open);
     server.stopping = true;
     door_close_all(1001, "server shutting down");
-    lws_sul_schedule(context, 0, &stop_timer, stop_deadline, STOP_GRACE_US);
+    lws_sul_schedule(loop.context, 0, &loop.stop_timer, stop_deadline, STOP_GRACE_US);
 }
 
 static int on_signal(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -259,7 +263,7 @@ static void run_loop(void) {
     while (!server.done) {
         conn_request_writes();
         store_request_write();
-        if (lws_service(context, 0) < 0)
+        if (lws_service(loop.context, 0) < 0)
             break;
         /* Stopped once nothing is owed: no socket, no unanswered request, no unstored write. */
         if (server.stopping && server.ws_open == 0 && server.http_pending == 0 &&
@@ -271,12 +275,12 @@ static void run_loop(void) {
 /* Once a second: an embedded redis-server that died is started again. */
 static void watch_child(lws_sorted_usec_list_t *sul) {
     (void)sul;
-    int rc = redis_child_check(child);
+    int rc = redis_child_check(loop.child);
     if (rc > 0)
         log_error("[store] the embedded redis-server exited: started it again");
     else if (rc < 0)
         log_error("[store] the embedded redis-server exited and cannot be started again");
-    lws_sul_schedule(context, 0, &child_timer, watch_child, LWS_US_PER_SEC);
+    lws_sul_schedule(loop.context, 0, &loop.child_timer, watch_child, LWS_US_PER_SEC);
 }
 
 /* The embedded redis-server, or the --redis URL. Returns 0, or -1 after printing why. */
@@ -288,15 +292,15 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
             store_ping(&t, 2000, err, sizeof err) != 0)
             goto fail;
     } else {
-        if (!(child = redis_child_start(cfg->data_dir, cfg->fsync_always, err, sizeof err)))
+        if (!(loop.child = redis_child_start(cfg->data_dir, cfg->fsync_always, err, sizeof err)))
             goto fail;
         memset(&t, 0, sizeof t);
-        snprintf(t.path, sizeof t.path, "%s", redis_child_socket(child));
-        lws_sul_schedule(context, 0, &child_timer, watch_child, LWS_US_PER_SEC);
+        snprintf(t.path, sizeof t.path, "%s", redis_child_socket(loop.child));
+        lws_sul_schedule(loop.context, 0, &loop.child_timer, watch_child, LWS_US_PER_SEC);
     }
-    if (store_start(context, vh, &t, err, sizeof err) == 0) {
-        alarm_start(context);
-        evict_start(context, cfg->limits.room_idle_ms, cfg->limits.hibernate_ms);
+    if (store_start(loop.context, vh, &t, err, sizeof err) == 0) {
+        alarm_start(loop.context);
+        evict_start(loop.context, cfg->limits.room_idle_ms, cfg->limits.hibernate_ms);
         return 0;
     }
 fail:
@@ -311,46 +315,46 @@ int server_run(const struct config *cfg) {
         free_namespaces();
         return 1;
     }
-    context = create_context(cfg);
-    struct lws_vhost *vh = context ? lws_get_vhost_by_name(context, "roomd") : NULL;
+    loop.context = create_context(cfg);
+    struct lws_vhost *vh = loop.context ? lws_get_vhost_by_name(loop.context, "roomd") : NULL;
     if (!vh) {
         explain_listen_failure(cfg->host, cfg->port);
-        if (context)
-            lws_context_destroy(context);
+        if (loop.context)
+            lws_context_destroy(loop.context);
         free_namespaces();
         return 1;
     }
     int started = watch_signals(vh);
     if (started != 0)
         fprintf(stderr, "roomd: cannot watch signals: %s\n", strerror(errno));
-    else if ((started = admin_start(context, &cfg->admin)) == 0)
+    else if ((started = admin_start(loop.context, &cfg->admin)) == 0)
         started = start_storage(cfg, vh);
     if (started != 0) {
-        lws_context_destroy(context);
-        redis_child_stop(child);
-        child = NULL;
+        lws_context_destroy(loop.context);
+        redis_child_stop(loop.child);
+        loop.child = NULL;
         free_namespaces();
         return 1;
     }
-    if (cfg->watch && watch_start(context, vh) != 0)
+    if (cfg->watch && watch_start(loop.context, vh) != 0)
         log_error("cannot watch the room scripts (%s): they reload on SIGHUP only",
                   strerror(errno));
     log_info("roomd serving %d namespaces on http://%s:%d/ as node '%s'", server.n_ns, cfg->host,
              cfg->port, cfg->node);
     run_loop();
-    lws_sul_cancel(&stop_timer);
-    lws_sul_cancel(&child_timer);
+    lws_sul_cancel(&loop.stop_timer);
+    lws_sul_cancel(&loop.child_timer);
     watch_stop();
     alarm_stop();
     evict_stop();
     store_stop();
-    lws_context_destroy(context);
-    context = NULL;
+    lws_context_destroy(loop.context);
+    loop.context = NULL;
     registry_free_all();
     token_cache_clear();
     free_namespaces();
-    redis_child_stop(child);
-    child = NULL;
+    redis_child_stop(loop.child);
+    loop.child = NULL;
     log_info("stopped");
     return 0;
 }

@@ -16,20 +16,24 @@
 
 #define QUIET_US (100 * LWS_US_PER_MS)
 
-static struct lws_context *context;
-static struct lws *watcher;
-static int fd = -1;
-static bool *pending; /* per namespace in server.ns: changed since the last reload */
-static int *wds;      /* the watch of each namespace's folder */
-static lws_sorted_usec_list_t quiet;
+/* The watcher: the inotify descriptor adopted into the loop, and per namespace in server.ns
+ * the watch of its script's folder and whether it changed since the last reload. */
+static struct {
+    struct lws_context *context;
+    struct lws *wsi;
+    int fd;
+    bool *pending;
+    int *wds;
+    lws_sorted_usec_list_t quiet; /* reloads wait for the folder to be quiet this long */
+} watcher = {.fd = -1};
 
 static void reload_pending(lws_sorted_usec_list_t *sul) {
     char err[2048]; /* logged by reload_namespace */
     (void)sul;
     for (int i = 0; i < server.n_ns; i++) {
-        if (!pending[i])
+        if (!watcher.pending[i])
             continue;
-        pending[i] = false;
+        watcher.pending[i] = false;
         reload_namespace(server.ns[i], err, sizeof err);
     }
 }
@@ -45,9 +49,9 @@ void watch_reload_all(void) {
 static void changed(int wd, const char *name) {
     for (int i = 0; i < server.n_ns; i++) {
         const char *slash = strrchr(ns_script(server.ns[i]), '/');
-        if (wds[i] == wd && slash && strcmp(slash + 1, name) == 0) {
-            pending[i] = true;
-            lws_sul_schedule(context, 0, &quiet, reload_pending, QUIET_US);
+        if (watcher.wds[i] == wd && slash && strcmp(slash + 1, name) == 0) {
+            watcher.pending[i] = true;
+            lws_sul_schedule(watcher.context, 0, &watcher.quiet, reload_pending, QUIET_US);
         }
     }
 }
@@ -55,7 +59,7 @@ static void changed(int wd, const char *name) {
 static void read_events(void) {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
+    while ((n = read(watcher.fd, buf, sizeof buf)) > 0) {
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
             if (ev->len)
@@ -68,10 +72,10 @@ static void read_events(void) {
 int watch_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len) {
     (void)user, (void)in, (void)len;
-    if (wsi == watcher && reason == LWS_CALLBACK_RAW_RX_FILE)
+    if (wsi == watcher.wsi && reason == LWS_CALLBACK_RAW_RX_FILE)
         read_events();
-    else if (wsi == watcher && reason == LWS_CALLBACK_RAW_CLOSE_FILE)
-        watcher = NULL, fd = -1;
+    else if (wsi == watcher.wsi && reason == LWS_CALLBACK_RAW_CLOSE_FILE)
+        watcher.wsi = NULL, watcher.fd = -1;
     return 0;
 }
 
@@ -81,41 +85,41 @@ static int watch_folder(int i) {
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    wds[i] = inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
-    return wds[i] < 0 ? -1 : 0;
+    watcher.wds[i] = inotify_add_watch(watcher.fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+    return watcher.wds[i] < 0 ? -1 : 0;
 }
 
 int watch_start(struct lws_context *ctx, struct lws_vhost *vh) {
-    context = ctx;
-    pending = calloc((size_t)server.n_ns + 1, sizeof *pending);
-    wds = calloc((size_t)server.n_ns + 1, sizeof *wds);
-    fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (!pending || !wds || fd < 0)
+    watcher.context = ctx;
+    watcher.pending = calloc((size_t)server.n_ns + 1, sizeof *watcher.pending);
+    watcher.wds = calloc((size_t)server.n_ns + 1, sizeof *watcher.wds);
+    watcher.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (!watcher.pending || !watcher.wds || watcher.fd < 0)
         goto fail;
     for (int i = 0; i < server.n_ns; i++)
         if (watch_folder(i) != 0)
             goto fail;
-    lws_sock_file_fd_type sfd = {.filefd = fd};
-    watcher = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, sfd, "roomd-watch", NULL);
-    if (!watcher) {
+    lws_sock_file_fd_type sfd = {.filefd = watcher.fd};
+    watcher.wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, sfd, "roomd-watch", NULL);
+    if (!watcher.wsi) {
         errno = ENOMEM;
         goto fail;
     }
     log_info("watching %d room scripts for changes", server.n_ns);
     return 0;
 fail:
-    if (fd >= 0)
-        close(fd);
-    fd = -1;
+    if (watcher.fd >= 0)
+        close(watcher.fd);
+    watcher.fd = -1;
     return -1;
 }
 
 void watch_stop(void) {
-    if (context)
-        lws_sul_cancel(&quiet);
-    free(pending);
-    free(wds);
-    pending = NULL;
-    wds = NULL;
-    context = NULL;
+    if (watcher.context)
+        lws_sul_cancel(&watcher.quiet);
+    free(watcher.pending);
+    free(watcher.wds);
+    watcher.pending = NULL;
+    watcher.wds = NULL;
+    watcher.context = NULL;
 }
