@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "ns_internal.h"
+#include "percent.h"
 #include "registry.h"
 #include "room_internal.h"
 #include "storage_lua.h"
@@ -27,32 +28,14 @@ bool room_store_enabled(void) {
     return store_started();
 }
 
-/* Appends id to out[n..len), bytes other than [A-Za-z0-9._~-] as %XX; returns the new n. */
-static size_t escape(const char *id, size_t id_len, char *out, size_t n, size_t len) {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < id_len && n + 4 < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '.' || c == '_' || c == '~' || c == '-') {
-            out[n++] = (char)c;
-        } else {
-            out[n++] = '%';
-            out[n++] = hex[c >> 4];
-            out[n++] = hex[c & 15];
-        }
-    }
-    out[n] = '\0';
-    return n;
-}
-
 void room_store_member(const char *ns, const char *id, size_t id_len, char *out, size_t len) {
     size_t n = (size_t)snprintf(out, len, "%s:", ns);
-    escape(id, id_len, out, n, len);
+    percent_encode(id, id_len, out, n, len);
 }
 
 void room_store_key(const char *ns, const char *id, size_t id_len, char *out, size_t len) {
     size_t n = (size_t)snprintf(out, len, "rd:{%s:", ns);
-    n = escape(id, id_len, out, n, len > 4 ? len - 4 : len);
+    n = percent_encode(id, id_len, out, n, len > 4 ? len - 4 : len);
     snprintf(out + n, len - n, "}:kv");
 }
 
@@ -300,7 +283,7 @@ int room_store_scan(const char *cursor, const char *ns, const char *prefix, size
                     int count, store_reply_fn *fn, void *arg) {
     char match[KEY_MAX + 8], n[16];
     size_t len = (size_t)snprintf(match, sizeof match, "rd:{%s:", ns ? ns : "*");
-    len = escape(prefix, prefix_len, match, len, sizeof match - 8);
+    len = percent_encode(prefix, prefix_len, match, len, sizeof match - 8);
     snprintf(match + len, sizeof match - len, "*}:meta");
     snprintf(n, sizeof n, "%d", count);
     const char *argv[] = {"SCAN", cursor, "MATCH", match, "COUNT", n};

@@ -6,6 +6,8 @@
  * Output is a table on a terminal, the server's JSON with --json or when
  * piped; export always writes the JSON document. Exit status: 0 done, 1 the
  * server said no or could not be reached (its message on stderr), 2 usage. */
+#include "percent.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <jwt.h>
@@ -105,24 +107,6 @@ static json_t *call(const char *method, const char *path, const char *body, size
     return NULL;
 }
 
-/* Appends s percent-encoded (every byte but unreserved ones) to out[0..cap). */
-static void encode(const char *s, size_t len, char *out, size_t cap) {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(out);
-    for (size_t i = 0; i < len && n + 4 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            strchr("-._~", c)) {
-            out[n++] = (char)c;
-        } else {
-            out[n++] = '%';
-            out[n++] = hex[c >> 4];
-            out[n++] = hex[c & 15];
-        }
-    }
-    out[n] = '\0';
-}
-
 /* "/rooms/<ns>/<id>" + suffix for NS/ID (the id is everything after the first '/'). */
 static bool room_path(const char *arg, const char *suffix, char *out, size_t cap) {
     const char *slash = strchr(arg, '/');
@@ -131,9 +115,9 @@ static bool room_path(const char *arg, const char *suffix, char *out, size_t cap
         return false;
     }
     snprintf(out, cap, "/rooms/");
-    encode(arg, (size_t)(slash - arg), out, cap);
+    percent_encode(arg, (size_t)(slash - arg), out, strlen(out), cap);
     snprintf(out + strlen(out), cap - strlen(out), "/");
-    encode(slash + 1, strlen(slash + 1), out, cap);
+    percent_encode(slash + 1, strlen(slash + 1), out, strlen(out), cap);
     snprintf(out + strlen(out), cap - strlen(out), "%s", suffix);
     return true;
 }
@@ -177,7 +161,7 @@ static int cmd_rooms(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "--ns") == 0 || strcmp(argv[i], "--prefix") == 0) && i + 1 < argc) {
             snprintf(query + strlen(query), sizeof query - strlen(query), "&%s=", argv[i] + 2);
-            encode(argv[i + 1], strlen(argv[i + 1]), query, sizeof query);
+            percent_encode(argv[i + 1], strlen(argv[i + 1]), query, strlen(query), sizeof query);
             i++;
         } else {
             return usage();
@@ -210,6 +194,18 @@ static int cmd_rooms(int argc, char **argv) {
     return 0;
 }
 
+/* Makes one call and prints its answer as JSON (always, or only with --json); 0 or 1. */
+static int call_and_print(const char *method, const char *path, const char *body, size_t len,
+                          bool always) {
+    json_t *doc = call(method, path, body, len);
+    if (!doc)
+        return 1;
+    if (always || opt.json)
+        print_json(doc);
+    json_decref(doc);
+    return 0;
+}
+
 static int cmd_show(int argc, char **argv) {
     char path[4096];
     if (argc != 1 || !room_path(argv[0], "", path, sizeof path))
@@ -222,15 +218,15 @@ static int cmd_show(int argc, char **argv) {
     } else {
         print_room_header();
         print_room_row(room);
-        printf("\n%-8s %-24s %10s %8s %s\n", "CONN", "SUBJECT", "QUEUED", "SINCE_S", "TAGS");
+        printf("\n%-8s %-24s %10s %s\n", "CONN", "SUBJECT", "QUEUED", "TAGS");
         size_t i;
         json_t *c;
         json_array_foreach(json_object_get(room, "conns"), i, c) {
-            char id[32], sub[128], q[32], since[32];
+            char id[32], sub[128], q[32];
             char *tags = json_dumps(json_object_get(c, "tags"), JSON_COMPACT | JSON_ENCODE_ANY);
-            printf("%-8s %-24s %10s %8s %s\n", cell(c, "id", id, sizeof id),
+            printf("%-8s %-24s %10s %s\n", cell(c, "id", id, sizeof id),
                    cell(c, "subject", sub, sizeof sub), cell(c, "queued_bytes", q, sizeof q),
-                   cell(c, "connected_s", since, sizeof since), tags ? tags : "[]");
+                   tags ? tags : "[]");
             free(tags);
         }
     }
@@ -242,12 +238,7 @@ static int cmd_export(int argc, char **argv) {
     char path[4096];
     if (argc != 1 || !room_path(argv[0], "/storage", path, sizeof path))
         return 2;
-    json_t *doc = call("GET", path, NULL, 0);
-    if (!doc)
-        return 1;
-    print_json(doc);
-    json_decref(doc);
-    return 0;
+    return call_and_print("GET", path, NULL, 0, true);
 }
 
 static int cmd_import(int argc, char **argv) {
@@ -263,14 +254,9 @@ static int cmd_import(int argc, char **argv) {
             free(in.data);
             return 1;
         }
-    json_t *done = call("PUT", path, in.data ? in.data : "", in.len);
+    int rc = call_and_print("PUT", path, in.data ? in.data : "", in.len, false);
     free(in.data);
-    if (!done)
-        return 1;
-    if (opt.json)
-        print_json(done);
-    json_decref(done);
-    return 0;
+    return rc;
 }
 
 static int cmd_delete(int argc, char **argv) {
@@ -279,13 +265,7 @@ static int cmd_delete(int argc, char **argv) {
     if ((argc != 1 && !close_only) ||
         !room_path(argv[0], close_only ? "?close_only=1" : "", path, sizeof path))
         return 2;
-    json_t *done = call("DELETE", path, NULL, 0);
-    if (!done)
-        return 1;
-    if (opt.json)
-        print_json(done);
-    json_decref(done);
-    return 0;
+    return call_and_print("DELETE", path, NULL, 0, false);
 }
 
 static int cmd_reload(int argc, char **argv) {
@@ -294,7 +274,7 @@ static int cmd_reload(int argc, char **argv) {
         return usage();
     if (argc == 1) {
         strcat(path, "?ns=");
-        encode(argv[0], strlen(argv[0]), path, sizeof path);
+        percent_encode(argv[0], strlen(argv[0]), path, strlen(path), sizeof path);
     }
     json_t *done = call("POST", path, "", 0);
     if (!done)
