@@ -47,6 +47,10 @@ return {
             settings = { ttl = 604800 }, -- seconds until a room's votes expire
         },
         relay = { script = "../demos/relay/relay.lua" },
+        auction = { -- docs/tutorial.md
+            script = "../demos/auction/auction.lua",
+            settings = { min_increment = 1 },
+        },
         chat = {
             script = "../demos/chat/chat.lua",
             page = "../demos/chat/chat.html",

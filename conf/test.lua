@@ -30,6 +30,7 @@ return {
             script = "../demos/vote/vote.lua",
             settings = { ttl = 604800 },
         },
+        auction = { script = "../demos/auction/auction.lua", settings = { min_increment = 5 } },
         relay = { script = "../demos/relay/relay.lua" },
 
         echo = {
