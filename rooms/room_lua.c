@@ -26,6 +26,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static char room_mt_key, conn_mt_key, room_box_key;
 
@@ -446,6 +447,16 @@ void room_lua_push_request(lua_State *L, struct request *req, int json_depth) {
     push_body(L, req, json_depth);
 }
 
+/* The headers that frame the answer on the connection: roomd writes them, a room may not. */
+static bool framing_header(const char *name) {
+    static const char *const names[] = {"content-length", "transfer-encoding", "connection",
+                                        "upgrade",        "keep-alive",        NULL};
+    for (const char *const *n = names; *n; n++)
+        if (strcasecmp(name, *n) == 0)
+            return true;
+    return false;
+}
+
 static bool header_text_ok(const char *s) {
     return !strpbrk(s, "\r\n");
 }
@@ -461,6 +472,8 @@ static void take_headers(lua_State *L, int idx, struct request *req) {
         const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
         if (!header_text_ok(name) || !header_text_ok(value) || !*name || strchr(name, ':'))
             luaL_error(L, "response header '%s' is not a valid header", name);
+        if (framing_header(name))
+            luaL_error(L, "response header '%s' is roomd's to set", name);
         if (req->n_resp_headers == MAX_RESPONSE_HEADERS)
             luaL_error(L, "more than %d response headers", MAX_RESPONSE_HEADERS);
         struct request_field *f = &req->resp_headers[req->n_resp_headers++];

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,6 +250,8 @@ static const char *status_text(int status) {
         return "Not Found";
     case 401:
         return "Unauthorized";
+    case 426:
+        return "Upgrade Required";
     case 405:
         return "Method Not Allowed";
     default:
@@ -266,11 +269,11 @@ int http_refuse_now(struct lws *wsi, int status, const char *msg) {
     if (!body)
         return -1;
     int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
-                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n%s%s%s"
+                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n%s%s%s%s"
                      "content-length: %zu\r\nconnection: close\r\n\r\n%s",
                      status, status_text(status), status == 401 ? "www-authenticate: " : "",
                      status == 401 ? HTTP_BEARER_CHALLENGE : "", status == 401 ? "\r\n" : "",
-                     strlen(body), body);
+                     status == 426 ? "sec-websocket-version: 13\r\n" : "", strlen(body), body);
     free(body);
     if (n < 0 || (size_t)n >= sizeof buf - LWS_PRE)
         return -1;
@@ -347,12 +350,16 @@ static bool body_without_length(struct lws *wsi, int method) {
            lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0;
 }
 
-/* The Content-Length the client announced, 0 if none. */
+/* The Content-Length the client announced, 0 if none; one that is not a number of at most 31
+ * digits reads as more than any limit (the request is refused 413, not read as empty). */
 static unsigned long long declared_length(struct lws *wsi) {
-    char cl[32];
-    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+    char cl[32], *end;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
         return 0;
-    return strtoull(cl, NULL, 10);
+    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return ULLONG_MAX;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return *end || cl[0] == '-' ? ULLONG_MAX : n;
 }
 
 /* Whether a body follows; answers 411/413 itself when it cannot be taken. */

@@ -85,8 +85,7 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return ws_on_writable(s);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        ws_on_peer_close(s, in, len);
-        return 0;
+        return ws_on_peer_close(wsi, s, in, len);
     case LWS_CALLBACK_CLOSED:
         ws_on_closed(s);
         return 0;

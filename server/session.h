@@ -61,7 +61,7 @@ int ws_confirm_upgrade(struct lws *wsi);
 int ws_on_established(struct lws *wsi, struct session *s);
 int ws_on_receive(struct session *s, const void *in, size_t len);
 int ws_on_writable(struct session *s);
-void ws_on_peer_close(struct session *s, const void *in, size_t len);
+int ws_on_peer_close(struct lws *wsi, struct session *s, const void *in, size_t len);
 void ws_on_closed(struct session *s);
 void ws_on_destroy(struct lws *wsi);
 

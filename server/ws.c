@@ -46,8 +46,12 @@ int ws_confirm_upgrade(struct lws *wsi) {
     struct route rt;
     int status;
     const char *why;
+    char version[8];
     if (server.stopping)
         return http_refuse_now(wsi, 503, "server shutting down");
+    if (lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_VERSION) <= 0 ||
+        strcmp(version, "13") != 0) /* RFC 6455 4.4: say which version roomd speaks */
+        return http_refuse_now(wsi, 426, "roomd speaks WebSocket version 13");
     struct ns *ns = upgrade_target(wsi, uri, &rt, &status, &why);
     if (!ns)
         return http_refuse_now(wsi, status, why);
@@ -99,11 +103,24 @@ int ws_on_writable(struct session *s) {
     return s->conn ? conn_on_writable(s->conn) : 0;
 }
 
-void ws_on_peer_close(struct session *s, const void *in, size_t len) {
+/* Whether a peer may send code in a close frame (RFC 6455 7.4): the defined codes that are not
+ * reserved for the endpoint's own use, and 3000-4999. */
+static bool close_code_valid(int code) {
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+int ws_on_peer_close(struct lws *wsi, struct session *s, const void *in, size_t len) {
     const unsigned char *p = in;
     if (len < 2)
-        return;
+        return 0;
     s->close_code = (p[0] << 8) | p[1];
+    if (!close_code_valid(s->close_code)) { /* answered 1002, not echoed */
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"invalid close code",
+                         18);
+        s->close_code = 1002;
+        return -1;
+    }
     size_t n = len - 2 < CONN_CLOSE_REASON_MAX ? len - 2 : CONN_CLOSE_REASON_MAX;
     free(s->close_reason);
     s->close_reason = n ? malloc(n + 1) : NULL; /* out of memory: no reason, as it is optional */
@@ -111,6 +128,7 @@ void ws_on_peer_close(struct session *s, const void *in, size_t len) {
         memcpy(s->close_reason, p + 2, n); /* not NUL-terminated in lws's buffer */
         s->close_reason[n] = '\0';
     }
+    return 0;
 }
 
 void ws_on_closed(struct session *s) {

@@ -19,6 +19,9 @@ function Echo.request(room, req)
     if req.rest == "none" then
         return nil
     end
+    if req.rest == "framing" then -- a header roomd must refuse to take from a room
+        return {status = 200, body = "x", headers = {["Content-Length"] = "99"}}
+    end
     if req.rest == "text" then
         return {status = 200, body = "plain " .. req.method,
                 headers = {["content-type"] = "text/plain", ["x-echo"] = "text"}}
