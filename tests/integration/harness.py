@@ -26,6 +26,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -59,6 +60,12 @@ SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|WARNING:
                               r"|:\d+:\d+: runtime error:")
 
 faulthandler.enable()
+
+# Every random choice a test makes comes from rng, seeded from ROOMD_TEST_SEED when it is set:
+# the seed is printed, so a failure that depends on it can be run again exactly.
+SEED = int(os.environ.get("ROOMD_TEST_SEED") or time.time_ns() % (1 << 32))
+rng = random.Random(SEED)
+print("random seed %d (ROOMD_TEST_SEED=%d replays it)" % (SEED, SEED), file=sys.stderr)
 faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
 
 

@@ -15,7 +15,6 @@ import asyncio
 import atexit
 import http.client
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -24,7 +23,7 @@ import threading
 import time
 import unittest
 
-from harness import (LogOnFailure, Server, bounded, redis_call, child_pids, die_with_parent, http_request,
+from harness import (rng, LogOnFailure, Server, bounded, redis_call, child_pids, die_with_parent, http_request,
                      pid_alive, quiet_loop, unique, within_budget, ws_connect, ws_expect_silence,
                      ws_recv_json, ws_send_json)
 
@@ -295,7 +294,7 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
         try:
             self.assertTrue(load.wait_acked(1, 10),
                             "no POST was acknowledged: %r" % load.errors[:3])
-            time.sleep(random.uniform(0.3, 1.5))
+            time.sleep(rng.uniform(0.3, 1.5))
             self.server.children.update(child_pids(self.server.pid))
             self.server.proc.kill()
             self.server.proc.wait(timeout=10)
@@ -585,7 +584,7 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
         try:
             self.assertTrue(load.wait_acked(1, 10),
                             "no POST was acknowledged: %r" % load.errors[:3])
-            time.sleep(random.uniform(0.2, 0.8))
+            time.sleep(rng.uniform(0.2, 0.8))
             self.server.children.update(child_pids(self.server.pid))
             self.server.send_signal(signal.SIGTERM)
             rc = self.server.wait_exit(20)

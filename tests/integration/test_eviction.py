@@ -16,11 +16,10 @@ they watch the log."""
 import asyncio
 import http.client
 import os
-import random
 import re
 import unittest
 
-from harness import (AsyncServerTestCase, async_wait_until, http_request, is_sanitized, room_lines,
+from harness import (rng, AsyncServerTestCase, async_wait_until, http_request, is_sanitized, room_lines,
                      unique, within_budget, ws_recv_json, ws_send_json)
 
 SANITIZED = is_sanitized()
@@ -172,9 +171,9 @@ class EvictionTest(AsyncServerTestCase):
                                  "RSS grew activating %d rooms after %d were evicted: %s"
                                  % (MANY, MANY, report))
 
-        for rid in random.sample(first, 25) + random.sample(second, 25):
+        for rid in rng.sample(first, 25) + rng.sample(second, 25):
             self.assertEqual(self.call("GET", "/counter/" + rid), {"value": 1}, rid)
-        for rid in random.sample(first, 10):
+        for rid in rng.sample(first, 10):
             self.assertEqual(self.call("POST", "/counter/" + rid), {"value": 2}, rid)
 
 
