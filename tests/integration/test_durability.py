@@ -23,7 +23,7 @@ import threading
 import time
 import unittest
 
-from harness import (rng, LogOnFailure, Server, bounded, redis_call, child_pids, die_with_parent, http_request,
+from harness import (rng, wait_until, LogOnFailure, Server, bounded, redis_call, child_pids, die_with_parent, http_request,
                      pid_alive, quiet_loop, unique, within_budget, ws_connect, ws_expect_silence,
                      ws_recv_json, ws_send_json)
 
@@ -166,12 +166,7 @@ class PostLoad:
             return self.sent, self.acked
 
     def wait_acked(self, n, timeout):
-        deadline = time.monotonic() + within_budget(timeout)
-        while time.monotonic() < deadline:
-            if self.counts()[1] >= n:
-                return True
-            time.sleep(0.01)
-        return False
+        return wait_until(lambda: self.counts()[1] >= n, timeout, interval=0.01) is not None
 
     def join(self, timeout=20):
         self.stop.set()
@@ -187,6 +182,16 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
 
     servers = []
     redises = []
+
+    def answer_until_ok(self, answers, call, path):
+        """One call while storage comes back: its answer once it is 200, else None (a 503 is
+        kept in answers; anything else fails the test)."""
+        res = call(path, timeout=5)
+        if res.status == 200:
+            return res
+        self.assertEqual(res.status, 503, res.body[:200])
+        answers.append(res.status)
+        return None
 
     def setUp(self):
         super().setUp()
@@ -510,17 +515,10 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
             self.assertIsInstance(res.json.get("error"), str, res.body[:200])
         self.assertEqual(server.get("/healthz", timeout=3).status, 200)
         redis.start()
-        deadline = time.monotonic() + within_budget(15)
-        failed = 0
-        while time.monotonic() < deadline:
-            res = server.post(path, timeout=5)
-            if res.status == 200:
-                break
-            self.assertEqual(res.status, 503, res.body[:200])
-            failed += 1
-            time.sleep(0.05)
-        self.assertEqual((res.status, res.json), (200, {"value": 11}),
-                         "the first POST once Redis is back (after %d more 503s)" % failed)
+        answers = []
+        res = wait_until(lambda: self.answer_until_ok(answers, server.post, path), 15)
+        self.assertEqual((res.status, res.json) if res else answers[-1:], (200, {"value": 11}),
+                         "the first POST once Redis is back (after %d more 503s)" % len(answers))
         for n in range(12, 21):
             self.assertEqual(server.post(path).json, {"value": n})
         self.restart(signal.SIGTERM)
@@ -563,14 +561,9 @@ class DurabilityTest(LogOnFailure, unittest.IsolatedAsyncioTestCase):
         self.assertEqual(res.status, 503, "GET whose storage load failed: %r" % res.body[:200])
         self.assertIsInstance(res.json.get("error"), str)
         redis.start()
-        deadline = time.monotonic() + within_budget(15)
-        while time.monotonic() < deadline:
-            res = server.get("/counter/" + copy)
-            if res.status == 200:
-                break
-            self.assertEqual(res.status, 503, res.body[:200])
-            time.sleep(0.05)
-        self.assertEqual((res.status, res.json), (200, {"value": 3}), "once Redis is back")
+        res = wait_until(lambda: self.answer_until_ok([], server.get, "/counter/" + copy), 15)
+        self.assertEqual((res.status, res.json) if res else None, (200, {"value": 3}),
+                         "once Redis is back")
         self.assertEqual(server.post("/counter/" + copy).json, {"value": 4})
         server.stop_clean()
 
