@@ -4,6 +4,7 @@
  * ours or the file's, comes back as a message and never as a panic. */
 #include "config.h"
 
+#include "limit_spec.h"
 #include "ljson.h"
 #include "log.h"
 #include "route.h"
@@ -153,34 +154,21 @@ static void check_keys(lua_State *L, int t, const char *const *names, const char
     }
 }
 
+/* limits = {...}: every name in limit_specs (limits.h), each within its bounds. */
 static void read_limits(lua_State *L, int t, struct limits *lim) {
-    static const char *const names[] = {
-        "message_bytes",       "body_bytes",          "connections_per_room",
-        "send_queue_bytes",    "send_queue_messages", "room_queue",
-        "json_depth",          "attachment_bytes",    "vm_memory_bytes",
-        "room_idle_ms",        "hibernate_ms",        "turn_cpu_ms",
-        "messages_per_second", "max_rooms",           NULL};
+    const char *names[LIMIT_SPEC_MAX + 1];
+    size_t n = 0;
+    for (const struct limit_spec *s = limit_specs; s->name; s++)
+        names[n++] = s->name;
+    names[n] = NULL;
     if (lua_isnil(L, t)) {
         lua_newtable(L);
         lua_replace(L, t);
     }
     luaL_checktype(L, t, LUA_TTABLE);
     check_keys(L, t, names, "limits");
-    const double big = 1e15;
-    lim->message_bytes = (size_t)opt_number(L, t, "message_bytes", 1 << 20, 16, big);
-    lim->body_bytes = (size_t)opt_number(L, t, "body_bytes", 1 << 20, 0, big);
-    lim->connections_per_room = (int)opt_number(L, t, "connections_per_room", 32768, 1, 1e9);
-    lim->send_queue_bytes = (size_t)opt_number(L, t, "send_queue_bytes", 1 << 20, 1024, big);
-    lim->send_queue_messages = (size_t)opt_number(L, t, "send_queue_messages", 4096, 1, 1e9);
-    lim->room_queue = (int)opt_number(L, t, "room_queue", 4096, 1, 1e9);
-    lim->json_depth = (int)opt_number(L, t, "json_depth", 64, 1, 1000);
-    lim->attachment_bytes = (size_t)opt_number(L, t, "attachment_bytes", 2048, 0, big);
-    lim->vm_memory_bytes = (size_t)opt_number(L, t, "vm_memory_bytes", 128 << 20, 1 << 20, big);
-    lim->room_idle_ms = (long)opt_number(L, t, "room_idle_ms", 30000, 1, 1e12);
-    lim->hibernate_ms = (long)opt_number(L, t, "hibernate_ms", 10000, 1, 1e12);
-    lim->turn_cpu_ms = (int)opt_number(L, t, "turn_cpu_ms", 1000, 0, 1e9);
-    lim->messages_per_second = (int)opt_number(L, t, "messages_per_second", 20000, 1, 1e9);
-    lim->max_rooms = (size_t)opt_number(L, t, "max_rooms", 1000000, 1, 1e12);
+    for (const struct limit_spec *s = limit_specs; s->name; s++)
+        limit_spec_set(lim, s, opt_number(L, t, s->name, s->def, s->min, s->max));
 }
 
 /* auto_reply = {ping = "<text>", pong = "<text>"}: a message equal to ping is answered with

@@ -2,6 +2,7 @@
  * Flags become config overrides, so "--port 9000" and "--set port=9000"
  * are one thing. */
 #include "config.h"
+#include "limit_spec.h"
 #include "log.h"
 #include "server.h"
 
@@ -13,9 +14,11 @@
 
 #define MAX_SETS 256
 
-static const char usage[] = "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
-                            "             [--data DIR] [--redis URL] [--watch] [--admin-port N]\n"
-                            "             [--set NAME=VALUE]...\n";
+static const char usage[] =
+    "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
+    "             [--data DIR] [--redis URL] [--watch] [--admin-port N]\n"
+    "             [--set NAME=VALUE]...\n"
+    "       roomd --limits   (prints every limit, its default and its effect)\n";
 
 /* The default config: conf/default.lua beside the binary's build folder, else under the
  * working directory. */
@@ -68,6 +71,10 @@ static int parse_args(int argc, char **argv, struct args *a) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
             fputs(usage, stdout);
+            exit(0);
+        }
+        if (strcmp(flag, "--limits") == 0) { /* the table docs/lua-api.md holds */
+            limit_spec_print_markdown(stdout);
             exit(0);
         }
         if (strcmp(flag, "--watch") == 0) { /* the one flag without a value */

@@ -4,6 +4,7 @@
  * success and failure (the sanitizer build reports any leak). */
 #include "check.h"
 #include "config.h"
+#include "limit_spec.h"
 #include "log.h"
 
 #include <jansson.h>
@@ -85,6 +86,24 @@ static void test_defaults(void) {
             CHECK_STR(ns->settings, "{}");
         }
     }
+    config_free(&cfg);
+}
+
+/* conf/default.lua sets every limit (it is where a user finds them) to its default in
+ * server/limit_spec.c: one fact, written twice, checked here. */
+static void test_shipped_defaults(void) {
+    struct config cfg;
+    char err[ERR_MAX];
+    struct limits want;
+    limit_spec_defaults(&want);
+    unsetenv("ROOMD_CHAT_SECRET");
+    CHECK_INT(config_load(&cfg, "conf/default.lua", NULL, 0, err, sizeof err), 0);
+    for (const struct limit_spec *s = limit_specs; s->name; s++)
+        check_report(limit_spec_get(&cfg.limits, s) == s->def, __LINE__, s->name,
+                     "conf/default.lua says %.0f, limit_spec.c %.0f",
+                     limit_spec_get(&cfg.limits, s), s->def);
+    for (const struct limit_spec *s = limit_specs; s->name; s++)
+        check_report(limit_spec_get(&want, s) == s->def, __LINE__, s->name, "default not set");
     config_free(&cfg);
 }
 
@@ -334,6 +353,7 @@ int main(void) {
     }
     scratch_write(script_path, "conf/room.lua", "return {}\n");
     test_defaults();
+    test_shipped_defaults();
     test_full_file();
     test_relative_paths();
     test_unknown_keys();
