@@ -24,6 +24,20 @@ struct ns *ns_find(const char *name, size_t len) {
     return NULL;
 }
 
+size_t ns_count(void) {
+    size_t n = 0;
+    for (struct ns *ns = all; ns; ns = ns->next)
+        n++;
+    return n;
+}
+
+struct ns *ns_at(size_t i) {
+    struct ns *ns = all;
+    while (ns && i--)
+        ns = ns->next;
+    return ns;
+}
+
 const char *ns_name(const struct ns *ns) {
     return ns->name;
 }

@@ -21,6 +21,11 @@ struct ns *ns_new(const char *name, const char *script, const char *settings_jso
  * message" in err, the namespace unchanged. */
 struct lvm *ns_reload(struct ns *ns, char *err, size_t errlen);
 
+/* How many namespaces exist (created and not freed), and the i-th of them (0 <= i < count; the
+ * order stays while none is created or freed). This module is the one list of namespaces. */
+size_t ns_count(void);
+struct ns *ns_at(size_t i);
+
 /* The namespace called name[0..len), among those created and not freed, or NULL. */
 struct ns *ns_find(const char *name, size_t len);
 

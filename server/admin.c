@@ -547,14 +547,14 @@ static void reload(struct lws *wsi, struct call *c) {
     const char *only = query(wsi, "ns=", buf, sizeof buf);
     json_t *list = json_array();
     bool all_ok = true, any = false;
-    for (int i = 0; i < server.n_ns; i++) {
-        if (only && strcmp(only, ns_name(server.ns[i])) != 0)
+    for (size_t i = 0; i < ns_count(); i++) {
+        if (only && strcmp(only, ns_name(ns_at(i))) != 0)
             continue;
         any = true;
-        bool ok = reload_namespace(server.ns[i], err, sizeof err) == 0;
+        bool ok = reload_namespace(ns_at(i), err, sizeof err) == 0;
         all_ok &= ok;
-        json_array_append_new(list, json_pack("{s:s,s:b,s:s?}", "ns", ns_name(server.ns[i]), "ok",
-                                              ok, "error", ok ? NULL : err));
+        json_array_append_new(list, json_pack("{s:s,s:b,s:s?}", "ns", ns_name(ns_at(i)), "ok", ok,
+                                              "error", ok ? NULL : err));
     }
     if (any) {
         answer(c, 200, json_pack("{s:b,s:o}", "ok", all_ok, "namespaces", list));

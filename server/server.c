@@ -231,10 +231,13 @@ static struct lws_context *create_context(const struct config *cfg) {
     return ctx;
 }
 
+static void free_namespaces(void) {
+    for (struct ns *ns; (ns = ns_at(0));)
+        ns_free(ns);
+}
+
+/* Creates every namespace of the config (rooms/ns.c keeps the list). */
 static int load_namespaces(const struct config *cfg) {
-    server.ns = calloc((size_t)cfg->n_namespaces + 1, sizeof *server.ns);
-    if (!server.ns)
-        return -1;
     for (int i = 0; i < cfg->n_namespaces; i++) {
         const struct ns_config *nc = &cfg->namespaces[i];
         char err[2048];
@@ -245,17 +248,8 @@ static int load_namespaces(const struct config *cfg) {
             ns_free(ns);
             return -1;
         }
-        server.ns[server.n_ns++] = ns;
     }
     return 0;
-}
-
-static void free_namespaces(void) {
-    for (int i = 0; i < server.n_ns; i++)
-        ns_free(server.ns[i]);
-    free(server.ns);
-    server.ns = NULL;
-    server.n_ns = 0;
 }
 
 static void run_loop(void) {
@@ -338,7 +332,7 @@ int server_run(const struct config *cfg) {
     if (cfg->watch && watch_start(loop.context, vh) != 0)
         log_error("cannot watch the room scripts (%s): they reload on SIGHUP only",
                   strerror(errno));
-    log_info("roomd serving %d namespaces on http://%s:%d/ as node '%s'", server.n_ns, cfg->host,
+    log_info("roomd serving %zu namespaces on http://%s:%d/ as node '%s'", ns_count(), cfg->host,
              cfg->port, cfg->node);
     run_loop();
     lws_sul_cancel(&loop.stop_timer);

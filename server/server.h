@@ -8,12 +8,9 @@
 #include <stddef.h>
 
 struct config;
-struct ns;
 
 struct server_state {
     const struct config *cfg;
-    struct ns **ns;
-    int n_ns;
     bool stopping;    /* a stop signal came: refuse new work, close sockets */
     bool done;        /* leave the loop */
     int ws_open;      /* WebSockets established and not yet closed */

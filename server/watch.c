@@ -16,7 +16,7 @@
 
 #define QUIET_US (100 * LWS_US_PER_MS)
 
-/* The watcher: the inotify descriptor adopted into the loop, and per namespace in server.ns
+/* The watcher: the inotify descriptor adopted into the loop, and per namespace (in ns_at order)
  * the watch of its script's folder and whether it changed since the last reload. */
 static struct {
     struct lws_context *context;
@@ -30,25 +30,25 @@ static struct {
 static void reload_pending(lws_sorted_usec_list_t *sul) {
     char err[2048]; /* logged by reload_namespace */
     (void)sul;
-    for (int i = 0; i < server.n_ns; i++) {
+    for (size_t i = 0; i < ns_count(); i++) {
         if (!watcher.pending[i])
             continue;
         watcher.pending[i] = false;
-        reload_namespace(server.ns[i], err, sizeof err);
+        reload_namespace(ns_at(i), err, sizeof err);
     }
 }
 
 void watch_reload_all(void) {
     char err[2048]; /* logged by reload_namespace */
     log_info("reloading every namespace");
-    for (int i = 0; i < server.n_ns; i++)
-        reload_namespace(server.ns[i], err, sizeof err);
+    for (size_t i = 0; i < ns_count(); i++)
+        reload_namespace(ns_at(i), err, sizeof err);
 }
 
 /* Marks the namespaces whose script is `name` in the folder of watch wd. */
 static void changed(int wd, const char *name) {
-    for (int i = 0; i < server.n_ns; i++) {
-        const char *slash = strrchr(ns_script(server.ns[i]), '/');
+    for (size_t i = 0; i < ns_count(); i++) {
+        const char *slash = strrchr(ns_script(ns_at(i)), '/');
         if (watcher.wds[i] == wd && slash && strcmp(slash + 1, name) == 0) {
             watcher.pending[i] = true;
             lws_sul_schedule(watcher.context, 0, &watcher.quiet, reload_pending, QUIET_US);
@@ -79,9 +79,9 @@ int watch_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     return 0;
 }
 
-static int watch_folder(int i) {
+static int watch_folder(size_t i) {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", ns_script(server.ns[i]));
+    snprintf(dir, sizeof dir, "%s", ns_script(ns_at(i)));
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
@@ -91,12 +91,12 @@ static int watch_folder(int i) {
 
 int watch_start(struct lws_context *ctx, struct lws_vhost *vh) {
     watcher.context = ctx;
-    watcher.pending = calloc((size_t)server.n_ns + 1, sizeof *watcher.pending);
-    watcher.wds = calloc((size_t)server.n_ns + 1, sizeof *watcher.wds);
+    watcher.pending = calloc(ns_count() + 1, sizeof *watcher.pending);
+    watcher.wds = calloc(ns_count() + 1, sizeof *watcher.wds);
     watcher.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (!watcher.pending || !watcher.wds || watcher.fd < 0)
         goto fail;
-    for (int i = 0; i < server.n_ns; i++)
+    for (size_t i = 0; i < ns_count(); i++)
         if (watch_folder(i) != 0)
             goto fail;
     lws_sock_file_fd_type sfd = {.filefd = watcher.fd};
@@ -105,7 +105,7 @@ int watch_start(struct lws_context *ctx, struct lws_vhost *vh) {
         errno = ENOMEM;
         goto fail;
     }
-    log_info("watching %d room scripts for changes", server.n_ns);
+    log_info("watching %zu room scripts for changes", ns_count());
     return 0;
 fail:
     if (watcher.fd >= 0)
