@@ -260,7 +260,7 @@ static void drop_thread(struct room *r) {
 static enum lvm_result run_turn(struct room *r, struct turn *t) {
     char err[4096];
     if (!r->co && !(r->co = lvm_new_thread(r->ns->vm, &r->thread_ref))) {
-        log_error("[room %s] out of memory for the room's coroutine", r->tag);
+        log_error("[room %s] out of memory for a thread to run the turn on", r->tag);
         return LVM_FAILED;
     }
     enum lvm_result res = lvm_run(r->ns->vm, r->co, &t->base, err, sizeof err);
