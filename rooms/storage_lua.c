@@ -312,16 +312,17 @@ void storage_lua_push(lua_State *L, const struct room *r) {
 }
 
 void storage_lua_forget(struct lvm *vm, struct room *r) {
-    lua_State *L = lvm_state(vm);
-    if (r->storage_ref == LUA_NOREF || r->storage_ref == LUA_REFNIL)
-        return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->storage_ref);
-    struct storage_box *box = lua_touserdata(L, -1);
-    if (box)
-        box->room = NULL;
-    lua_pop(L, 1);
-    luaL_unref(L, LUA_REGISTRYINDEX, r->storage_ref);
+    int ref = r->storage_ref;
     r->storage_ref = LUA_NOREF;
+    if (ref == LUA_NOREF || ref == LUA_REFNIL)
+        return;
+    lua_State *L = lvm_state(vm);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    struct storage_box *box = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (box) /* a script that kept the object gets an error using it */
+        box->room = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
 }
 
 /* One conversion between stored bytes and JSON text, run in a protected call. */

@@ -637,39 +637,47 @@ static void on_closed(struct admin_session *s) {
         c->wsi = NULL;
 }
 
+/* Writes the answer: the headers, then the body, after which the call ends (before lws reuses
+ * the session for the connection's next request). */
+static int on_writable(struct lws *wsi, struct admin_session *s) {
+    struct call *c = s->call;
+    if (!c || c->step == CALL_WAITING)
+        return 0;
+    bool last = c->step == CALL_BODY;
+    int rc = write_answer(wsi, c);
+    if (!last)
+        return rc;
+    call_free(c);
+    s->call = NULL;
+    return rc != 0 || lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* The body is in: an import runs now; any other answer waited for this (lws holds it back). */
+static void on_body_done(struct lws *wsi, struct admin_session *s) {
+    if (s->call && s->call->importing) {
+        s->call->importing = false;
+        import_room(s->call);
+    } else if (s->call && s->call->step != CALL_WAITING) {
+        lws_callback_on_writable(wsi);
+    }
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
     struct admin_session *s = user;
-    switch (reason) {
-    case LWS_CALLBACK_HTTP:
+    if (reason == LWS_CALLBACK_HTTP)
         return on_request(wsi, s, in);
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (!s->call || s->call->step == CALL_WAITING)
-            return 0;
-        if (s->call->step == CALL_BODY) { /* the last write: the call ends before lws reuses s */
-            int rc = write_answer(wsi, s->call);
-            call_free(s->call);
-            s->call = NULL;
-            return rc != 0 || lws_http_transaction_completed(wsi) ? -1 : 0;
-        }
-        return write_answer(wsi, s->call);
-    case LWS_CALLBACK_HTTP_BODY: /* only an import takes one; others are read and dropped */
+    if (reason == LWS_CALLBACK_HTTP_WRITEABLE)
+        return on_writable(wsi, s);
+    if (reason == LWS_CALLBACK_HTTP_BODY) /* only an import takes one; others are dropped */
         return s->call && s->call->importing ? take_body(s->call, in, len) : 0;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION: /* lws holds the answer back until here */
-        if (s->call && s->call->importing) {
-            s->call->importing = false;
-            import_room(s->call);
-        } else if (s->call && s->call->step != CALL_WAITING) {
-            lws_callback_on_writable(wsi);
-        }
-        return 0;
-    case LWS_CALLBACK_CLOSED_HTTP:
-        if (s)
-            on_closed(s);
-        return 0;
-    default:
+    if (reason == LWS_CALLBACK_HTTP_BODY_COMPLETION)
+        on_body_done(wsi, s);
+    else if (reason == LWS_CALLBACK_CLOSED_HTTP && s)
+        on_closed(s);
+    else
         return lws_callback_http_dummy(wsi, reason, user, in, len);
-    }
+    return 0;
 }
 
 static const struct lws_protocols protocols[] = {
@@ -680,12 +688,8 @@ static const struct lws_protocols protocols[] = {
 int admin_start(struct lws_context *context, const struct admin_config *cfg) {
     if (!cfg->port)
         return 0;
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = cfg->port;
-    info.iface = cfg->host;
-    info.vhost_name = "roomd-admin";
-    info.protocols = protocols;
+    struct lws_context_creation_info info = {
+        .port = cfg->port, .iface = cfg->host, .vhost_name = "roomd-admin", .protocols = protocols};
     admin.cfg = cfg;
     admin.context = context;
     if (!lws_create_vhost(context, &info)) {

@@ -216,14 +216,12 @@ static struct lws_context *create_context_reserving_fds(struct lws_context_creat
 }
 
 static struct lws_context *create_context(const struct config *cfg) {
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = cfg->port;
-    info.iface = cfg->host;
-    info.vhost_name = "roomd";
-    info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
-    info.timeout_secs = 30;
+    struct lws_context_creation_info info = {.port = cfg->port,
+                                             .iface = cfg->host,
+                                             .vhost_name = "roomd",
+                                             .protocols = protocols,
+                                             .options = LWS_SERVER_OPTION_VALIDATE_UTF8,
+                                             .timeout_secs = 30};
     /* Quiet while starting: a failure is explained in one line by explain_listen_failure. */
     lws_set_log_level(0, lws_log);
     struct lws_context *ctx = create_context_reserving_fds(&info);
