@@ -39,10 +39,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$installed_from" ]; then
     printf '%s\n' "$installed_from" >"$stamp"
 fi
 
-# The Node the browser tests run on (CMake picks it the same way): warn, not
-# fail, when it is too old, since only the browser tests need it.
-test_node="$browser_tests/node_modules/.bin/node"
-[ -x "$test_node" ] || test_node=$(command -v node)
+# The Node the browser tests run on (CMake picks it the same way: the package's
+# own bin/node, since npm 9 may leave node_modules/.bin/node out when the other
+# CPU's package is skipped): warn, not fail, when it is too old, since only the
+# browser tests need it.
+test_node=$(command -v node)
+for n in "$browser_tests"/node_modules/node-linux-*/bin/node; do
+    [ -x "$n" ] && test_node=$n
+done
 node_major=$("$test_node" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then
     echo "warning: the browser tests need Node.js >= 20, and $test_node is" \
