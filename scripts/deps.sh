@@ -9,7 +9,9 @@ packages=(
     libcurl4-openssl-dev openssl redis-server
     python3 python3-websockets lua-check curl chromium fonts-dejavu-core
 )
-# Node.js for the browser tests: Debian's, unless the machine has one already.
+# npm, to install tests/browser's packages: Debian's (with its Node 18), unless
+# the machine has one already. The browser tests themselves run on the Node
+# those packages bring (see below).
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
@@ -24,9 +26,30 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# playwright-core for the browser tests, at the version package-lock.json pins.
+# tests/browser's npm packages, as package-lock.json pins them: playwright-core
+# and, for x64 and arm64, the Node.js the tests run on (node-linux-<cpu>; the
+# Node Debian 12 ships is too old for playwright-core). node_modules records
+# what it was installed from; another lockfile, Node, npm or CPU installs anew.
 browser_tests="$(dirname "$0")/../tests/browser"
-if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+stamp="$browser_tests/node_modules/.roomd-installed"
+installed_from="lock $(sha256sum <"$browser_tests/package-lock.json" | cut -d' ' -f1)"
+installed_from+=" node $(node --version) npm $(npm --version) $(node -p 'process.platform + "-" + process.arch')"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$installed_from" ]; then
     echo "installing tests/browser's npm packages"
     (cd "$browser_tests" && npm ci --no-audit --no-fund)
+    printf '%s\n' "$installed_from" >"$stamp"
+fi
+
+# The Node the browser tests run on (CMake picks it the same way: the package's
+# own bin/node, since npm 9 may leave node_modules/.bin/node out when the other
+# CPU's package is skipped): warn, not fail, when it is too old, since only the
+# browser tests need it.
+test_node=$(command -v node)
+for n in "$browser_tests"/node_modules/node-linux-*/bin/node; do
+    [ -x "$n" ] && test_node=$n
+done
+node_major=$("$test_node" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+    echo "warning: the browser tests need Node.js >= 20, and $test_node is" \
+        "$("$test_node" --version 2>&1) (tests/browser brings one for Linux on x64 and arm64 only)" >&2
 fi
