@@ -82,6 +82,9 @@
 ---@field json roomd.JsonValue?
 ---Why the body is not JSON; `nil` when it is, or is empty.
 ---@field json_error string?
+---The claims of the request's token where the namespace checks tokens and one came
+---(docs/operations.md); else `nil`.
+---@field auth table<string, any>?
 
 ---What a `request` handler returns. `json` (encoded as JSON) wins over
 ---`body`; with neither, the body is empty.
@@ -102,7 +105,8 @@
 ---The room's own table: keep per-room state in its fields (`room.votes = ...`).
 ---`id`, `namespace`, `node`, `settings` and `storage` are provided by roomd.
 ---@class roomd.Room
----The room id (decoded; any bytes but `/` and control characters).
+---The room id (decoded; any bytes but `/` and control characters), bytes that are not
+---valid UTF-8 shown as `%XX`.
 ---@field id string
 ---The namespace name (the first segment of the room URL).
 ---@field namespace string
@@ -140,6 +144,9 @@ function Room:connections(tag) end
 ---@field tags string[]
 ---The value saved with `set_attachment` (decoded from JSON), or `nil`.
 ---@field attachment any
+---The claims of the token the connection opened with, or `nil`; kept by roomd, so it
+---outlives hibernation and reloads.
+---@field auth table<string, any>?
 local Conn = {}
 
 ---Queues `msg` (encoded as JSON) to this connection.

@@ -104,8 +104,10 @@ def lua_type_of(declared):
         return "number"
     if declared == "boolean":
         return "boolean"
-    if re.fullmatch(r"table(<.*>)?|[\w.]+\[\]|roomd\.(Storage|Room|Request)", declared):
+    if re.fullmatch(r"table(<.*>)?|[\w.]+\[\]|roomd\.(Room|Request)", declared):
         return "table"
+    if declared == "roomd.Storage":  # an object roomd keeps, only usable in its room's turns
+        return "userdata"
     return None
 
 
@@ -203,7 +205,7 @@ class EditorTypes(AsyncServerTestCase):
             "roomd.Conn": (re.findall(r'\{"(\w+)",\s*conn_\w+\}', c_src),
                            re.findall(r'strcmp\(k, "(\w+)"\)',
                                       function_body(c_src, "static int conn_index("))),
-            "roomd.Storage": (re.findall(r"^function Storage:(\w+)\(", lua_src, re.M), []),
+            "roomd.Storage": (re.findall(r"^\s*function Storage[.:](\w+)\(", lua_src, re.M), []),
         }
         for cls_name, (methods, fields) in exposed.items():
             self.assertTrue(methods, "found no %s methods in the sources" % cls_name)
