@@ -167,6 +167,11 @@ class AdminTest(AsyncServerTestCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn('"ok": true', res.stdout)
         self.assertJsonError(self.admin("POST", "/reload?ns=nope"), 404)
+        env = dict(os.environ, ROOMD_ADMIN_URL="http://127.0.0.1:%d" % self.admin_port,
+                   ROOMCTL_TOP_ROUNDS="1")
+        top = subprocess.run([ROOMCTL, "top"], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(top.returncode, 0, top.stderr)
+        self.assertIn("rooms in memory", top.stdout)
         health = self.admin("GET", "/healthz")
         self.assertEqual(health.json["status"], "ok")
         self.assertJsonError(self.admin("GET", "/nothing-here"), 404)
