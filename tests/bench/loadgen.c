@@ -58,7 +58,7 @@ enum cstate { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_DEAD };
 
 struct opts {
     enum mode mode;
-    const char *host, *prefix;
+    const char *host, *prefix, *suffix; /* suffix: after the room number, e.g. "?token=..." */
     int port, conns, rooms, senders, window, size, src_spread;
     long count; /* messages per sender; 0: time-bounded */
     double rate, duration, warmup, drain, connect_timeout, hold;
@@ -95,6 +95,7 @@ static struct opts o = {
     .mode = MODE_RELAY,
     .host = "127.0.0.1",
     .prefix = "/relay/bench-",
+    .suffix = "",
     .port = 8080,
     .conns = 100,
     .rooms = 1,
@@ -550,12 +551,12 @@ static void conn_on_connected(struct conn *c) {
         st.failed++;
         return;
     }
-    char req[512];
+    char req[4096];
     int n = snprintf(req, sizeof req,
-                     "GET %s%d HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "GET %s%d%s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                     o.prefix, c->room, o.host, o.port);
+                     o.prefix, c->room, o.suffix, o.host, o.port);
     c->state = C_HANDSHAKE;
     set_out_interest(c, 0);
     conn_send_raw(c, req, (size_t)n);
@@ -784,6 +785,7 @@ static int mode_connect(void) {
 static void usage(void) {
     fprintf(stderr,
             "usage: loadgen [relay|connect] [--port P] [--host A] [--prefix /relay/bench-]\n"
+            "  [--suffix ?token=...]\n"
             "  [--conns N] [--rooms R] [--senders S] [--window W] [--rate MSGS_PER_S_PER_SENDER]\n"
             "  [--size BYTES] [--duration S] [--warmup S] [--drain S] [--hold S]\n"
             "  [--count MSGS_PER_SENDER (fixed workload; --duration is then its deadline)]\n"
@@ -795,6 +797,7 @@ static void parse_args(int argc, char **argv) {
     static const struct option lo[] = {{"port", 1, 0, 'p'},
                                        {"host", 1, 0, 'H'},
                                        {"prefix", 1, 0, 'P'},
+                                       {"suffix", 1, 0, 'X'},
                                        {"conns", 1, 0, 'n'},
                                        {"rooms", 1, 0, 'r'},
                                        {"senders", 1, 0, 's'},
@@ -822,6 +825,9 @@ static void parse_args(int argc, char **argv) {
             break;
         case 'P':
             o.prefix = optarg;
+            break;
+        case 'X':
+            o.suffix = optarg;
             break;
         case 'n':
             o.conns = atoi(optarg);
