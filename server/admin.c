@@ -631,10 +631,10 @@ static void on_closed(struct admin_session *s) {
     s->call = NULL;
     if (!c)
         return;
-    if (c->step != CALL_WAITING || lws_dll2_is_detached(&c->delay.list) == 0)
-        call_free(c); /* answered, or waiting only on its timer */
+    if (c->step != CALL_WAITING || c->importing || lws_dll2_is_detached(&c->delay.list) == 0)
+        call_free(c); /* answered, or waiting on its timer or its body: nothing else has it */
     else
-        c->wsi = NULL;
+        c->wsi = NULL; /* waiting on Redis */
 }
 
 /* Writes the answer: the headers, then the body, after which the call ends (before lws reuses
