@@ -8,6 +8,7 @@ Redis with redis-cli, in the layout rooms/room_store.h documents."""
 
 import json
 import os
+import socket
 import subprocess
 import time
 import unittest
@@ -154,6 +155,14 @@ class AdminTest(AsyncServerTestCase):
                                body=body, headers={"Authorization": "Bearer " + TOKEN})
             self.assertJsonError(res, 400, body.decode())
         self.assertEqual(self.hgetall_raw(key), before, "a refused import changes nothing")
+        # a client that leaves half way through its document (the ASan build's leak check at
+        # the server's stop sees whether its call was freed)
+        s = socket.create_connection(("127.0.0.1", self.admin_port), timeout=5)
+        s.sendall(b"PUT /rooms/counter/%s/storage HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer "
+                  b"%s\r\nContent-Length: 1000\r\n\r\n{\"format\":" % (room.encode(),
+                                                                       TOKEN.encode()))
+        s.close()
+        self.assertEqual(self.admin("GET", "/readyz").status, 200)
         doc = {"format": "roomd-storage/1", "alarm": None,
                "entries": [{"key": "value", "value": 41}]}
         res = http_request(self.admin_port, "PUT", "/rooms/counter/%s/storage" % room, body=doc,
