@@ -195,14 +195,17 @@ static void histogram(FILE *f, const char *name, const char *help, bool commits)
 
 /* ---- rooms in memory ---- */
 
+/* Rooms by namespace (its index in ns.h's list) and state. */
 struct room_tally {
-    size_t *memory, *hibernated; /* by the namespace's index in ns.h's list */
+    size_t n;
+    const char **names; /* the namespaces' names */
+    size_t *memory, *hibernated;
 };
 
 static void tally_room(const struct door_room_info *info, void *arg) {
     struct room_tally *t = arg;
-    for (size_t i = 0; i < ns_count(); i++) {
-        if (strcmp(ns_name(ns_at(i)), info->ns) != 0)
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->names[i] != info->ns && strcmp(t->names[i], info->ns) != 0)
             continue;
         if (strcmp(info->state, "hibernated") == 0)
             t->hibernated[i]++;
@@ -212,14 +215,22 @@ static void tally_room(const struct door_room_info *info, void *arg) {
     }
 }
 
+static void tally_free(struct room_tally *t) {
+    free(t->names);
+    free(t->memory);
+    free(t->hibernated);
+}
+
 static int rooms(FILE *f) {
     size_t n = ns_count();
-    struct room_tally t = {calloc(n + 1, sizeof *t.memory), calloc(n + 1, sizeof *t.memory)};
-    if (!t.memory || !t.hibernated) {
-        free(t.memory);
-        free(t.hibernated);
+    struct room_tally t = {n, calloc(n + 1, sizeof *t.names), calloc(n + 1, sizeof *t.memory),
+                           calloc(n + 1, sizeof *t.hibernated)};
+    if (!t.names || !t.memory || !t.hibernated) {
+        tally_free(&t);
         return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        t.names[i] = ns_name(ns_at(i));
     door_each_room(NULL, tally_room, &t);
     family(f, "roomd_rooms", "gauge",
            "Rooms in memory, by state: memory (Lua instance live) or hibernated (sockets only).");
@@ -229,8 +240,7 @@ static int rooms(FILE *f) {
         ns_sample(f, "roomd_rooms", ns_at(i), "state=\"hibernated\"");
         fprintf(f, "%zu\n", t.hibernated[i]);
     }
-    free(t.memory);
-    free(t.hibernated);
+    tally_free(&t);
     return 0;
 }
 
