@@ -39,7 +39,8 @@ struct ns_counters {
     /* WebSockets: open now, opened, and closed by the class of their close code */
     int64_t connections;
     uint64_t opened, closed[COUNTERS_CLOSE_CLASSES];
-    /* whole messages received and frames sent; bytes of received payload and of sent frames */
+    /* whole messages received and messages sent; payload bytes of the data frames received, and
+     * bytes of the frames sent (headers included) */
     uint64_t messages_in, messages_out, bytes_in, bytes_out;
     uint64_t turns, turn_errors[TURN_ERROR_KINDS];
     struct counters_histogram turn_time;

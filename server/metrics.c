@@ -73,7 +73,7 @@ static const struct ns_figure ns_figures[] = {
     {"roomd_connections_opened_total", "WebSockets opened.", AT(opened)},
     {"roomd_ws_messages_in_total", "Whole WebSocket messages received.", AT(messages_in)},
     {"roomd_ws_messages_out_total", "WebSocket messages written to sockets.", AT(messages_out)},
-    {"roomd_ws_bytes_in_total", "Payload bytes of WebSocket messages received.", AT(bytes_in)},
+    {"roomd_ws_bytes_in_total", "Payload bytes of WebSocket data frames received.", AT(bytes_in)},
     {"roomd_ws_bytes_out_total", "Bytes of WebSocket frames written to sockets.", AT(bytes_out)},
     {"roomd_turns_total", "Turns run (handler calls, init included).", AT(turns)},
     {"roomd_queue_full_drops_total",
