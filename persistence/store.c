@@ -21,8 +21,6 @@ static struct {
     redisAsyncContext *ac; /* NULL while disconnected */
     struct lws *wsi;       /* the adopted dup of ac's socket */
     bool connected;
-    bool ever_connected;
-    uint64_t reconnects; /* connections made after the first */
     bool stopping;
     int pending;
     lws_usec_t backoff;
@@ -132,8 +130,6 @@ static void on_connect(const redisAsyncContext *ac, int status) {
         return;
     }
     st.connected = true;
-    st.reconnects += st.ever_connected;
-    st.ever_connected = true;
     st.backoff = 0;
     log_info("[store] connected to Redis");
 }
@@ -236,10 +232,6 @@ bool store_started(void) {
 
 bool store_connected(void) {
     return st.connected;
-}
-
-uint64_t store_reconnects(void) {
-    return st.reconnects;
 }
 
 int store_command(store_reply_fn *fn, void *arg, int argc, const char **argv, const size_t *lens) {
