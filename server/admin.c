@@ -12,6 +12,7 @@
 #include "door.h"
 #include "log.h"
 #include "ns.h"
+#include "pipeline.h"
 #include "reload.h"
 #include "room_limits.h"
 #include "room_store.h"
@@ -59,6 +60,7 @@ struct call {
 
 struct admin_session {
     struct call *call;
+    unsigned pipeline_slot; /* watched by pipeline.c while an answer is owed */
 };
 
 static struct {
@@ -87,6 +89,8 @@ static void answer(struct call *c, int status, json_t *doc) {
     c->body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     c->step = CALL_HEADERS;
+    struct admin_session *s = lws_wsi_user(c->wsi);
+    pipeline_writing(s->pipeline_slot);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -98,8 +102,12 @@ static int write_answer(struct lws *wsi, struct call *c) {
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
     size_t len = c->body ? strlen(c->body) : 0;
     if (c->step == CALL_HEADERS) {
+        struct admin_session *s = lws_wsi_user(wsi);
         if (lws_add_http_common_headers(wsi, (unsigned)c->status, "application/json", len, &p,
                                         end) ||
+            (pipeline_seen(s->pipeline_slot) &&
+             lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (unsigned char *)"close", 5,
+                                          &p, end)) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         c->step = CALL_BODY;
@@ -609,8 +617,10 @@ static int on_request(struct lws *wsi, struct admin_session *s, const char *path
     static const char *const methods[] = {"GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE"};
     int m = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
     struct call *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c || pipeline_busy(&s->pipeline_slot, wsi) != 0) {
+        free(c);
         return -1;
+    }
     c->wsi = wsi;
     s->call = c;
     if (!authorized(wsi)) {
@@ -627,6 +637,7 @@ static int on_request(struct lws *wsi, struct admin_session *s, const char *path
 
 /* The client left: a call still waiting is abandoned, its reply frees it. */
 static void on_closed(struct admin_session *s) {
+    pipeline_idle(&s->pipeline_slot);
     struct call *c = s->call;
     s->call = NULL;
     if (!c)
@@ -649,7 +660,8 @@ static int on_writable(struct lws *wsi, struct admin_session *s) {
         return rc;
     call_free(c);
     s->call = NULL;
-    return rc != 0 || lws_http_transaction_completed(wsi) ? -1 : 0;
+    bool pipelined = pipeline_idle(&s->pipeline_slot);
+    return rc != 0 || pipelined || lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* The body is in: an import runs now; any other answer waited for this (lws holds it back). */
@@ -675,6 +687,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         on_body_done(wsi, s);
     else if (reason == LWS_CALLBACK_CLOSED_HTTP && s)
         on_closed(s);
+    else if (reason == LWS_CALLBACK_WSI_DESTROY && s && lws_get_protocol(wsi) &&
+             lws_get_protocol(wsi)->callback == callback)
+        pipeline_idle(&s->pipeline_slot); /* in case lws closed it without CLOSED_HTTP */
     else
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     return 0;

@@ -9,6 +9,7 @@
 #include "door.h"
 #include "log.h"
 #include "ns.h"
+#include "pipeline.h"
 #include "request.h"
 #include "route.h"
 #include "server.h"
@@ -129,6 +130,7 @@ fail:
 /* Makes the session answer with req's response as soon as the socket is writable. */
 static int reply_ready(struct session *s) {
     s->state = SESSION_REPLY_HEADERS;
+    pipeline_writing(s->pipeline_slot);
     lws_callback_on_writable(s->wsi);
     return 0;
 }
@@ -196,8 +198,9 @@ static int write_headers(struct session *s) {
                                         (int)strlen(v), &p, end))
             return -1;
     }
-    if (s->close_after && lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION,
-                                                       (unsigned char *)"close", 5, &p, end))
+    bool closing = s->close_after || pipeline_seen(s->pipeline_slot);
+    if (closing && lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION,
+                                                (unsigned char *)"close", 5, &p, end))
         return -1;
     return lws_finalize_write_http_header(s->wsi, start, &p, end) ? -1 : 0;
 }
@@ -221,7 +224,8 @@ static int finish_transaction(struct session *s) {
     s->req = NULL;
     s->counted = false;
     s->state = SESSION_IDLE;
-    if (s->close_after)
+    bool pipelined = pipeline_idle(&s->pipeline_slot);
+    if (s->close_after || pipelined)
         return -1;
     return lws_http_transaction_completed(s->wsi) ? -1 : 0;
 }
@@ -287,9 +291,10 @@ int http_refuse_now(struct lws *wsi, int status, const char *msg) {
 static int send_file(struct lws *wsi, struct session *s, const char *file, const char *mime,
                      const char *extra_headers) {
     s->state = SESSION_FILE;
+    pipeline_writing(s->pipeline_slot);
     int n = lws_serve_http_file(wsi, file, mime, extra_headers,
                                 extra_headers ? (int)strlen(extra_headers) : 0);
-    return n < 0 || (n > 0 && lws_http_transaction_completed(wsi)) ? -1 : 0;
+    return n < 0 || (n > 0 && http_on_file_done(s)) ? -1 : 0;
 }
 
 static int serve_static(struct lws *wsi, struct session *s, const char *path, int method) {
@@ -421,6 +426,8 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     s->wsi = wsi;
     s->state = SESSION_IDLE;
     s->counted = false;
+    if (pipeline_busy(&s->pipeline_slot, wsi) != 0)
+        return -1;
     /* A body we answer without reading would be parsed as the next request: close instead. */
     s->close_after = declared_length(wsi) > 0 ||
                      lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
@@ -529,7 +536,13 @@ int http_on_body_done(struct session *s) {
     return dispatch(s);
 }
 
+int http_on_file_done(struct session *s) {
+    bool pipelined = pipeline_idle(&s->pipeline_slot);
+    return pipelined || lws_http_transaction_completed(s->wsi) ? -1 : 0;
+}
+
 void http_on_closed(struct session *s) {
+    pipeline_idle(&s->pipeline_slot);
     if (!s->req)
         return;
     if (s->state == SESSION_IN_ROOM) {

@@ -14,6 +14,7 @@
 #include "evict.h"
 #include "log.h"
 #include "ns.h"
+#include "pipeline.h"
 #include "redis_child.h"
 #include "registry.h"
 #include "session.h"
@@ -71,7 +72,7 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_on_writable(s);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return http_on_file_done(s);
     case LWS_CALLBACK_CLOSED_HTTP:
         if (s)
             http_on_closed(s);
@@ -90,6 +91,8 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
         ws_on_closed(s);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
+        if (s && lws_get_protocol(wsi) && lws_get_protocol(wsi)->callback == on_roomd)
+            pipeline_idle(&s->pipeline_slot); /* in case lws closed it without CLOSED_HTTP */
         ws_on_destroy(wsi);
         return 0;
     default:
@@ -256,6 +259,7 @@ static void run_loop(void) {
         store_request_write();
         if (lws_service(loop.context, 0) < 0)
             break;
+        pipeline_check(loop.context);
         /* Stopped once nothing is owed: no socket, no unanswered request, no unstored write. */
         if (server.stopping && server.ws_open == 0 && server.http_pending == 0 &&
             store_pending() == 0)

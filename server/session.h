@@ -32,8 +32,9 @@ struct session {
     struct ns *ns; /* the room the request is for: ns and id (into req->path) */
     const char *id;
     size_t id_len;
-    bool close_after; /* the body was not read: close instead of keeping alive */
-    bool counted;     /* counted in server.http_pending */
+    bool close_after;       /* the body was not read: close instead of keeping alive */
+    bool counted;           /* counted in server.http_pending */
+    unsigned pipeline_slot; /* watched by pipeline.c while an answer is owed */
 
     struct conn *conn;  /* WebSocket */
     char *close_reason; /* as the peer sent it, or NULL */
@@ -44,6 +45,8 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path);
 int http_on_body(struct session *s, const void *in, size_t len);
 int http_on_body_done(struct session *s);
 int http_on_writable(struct session *s);
+/* A static file is out: -1 if the connection closes. */
+int http_on_file_done(struct session *s);
 void http_on_closed(struct session *s);
 /* Builds a request from the headers lws still holds for wsi. NULL on out-of-memory. */
 struct request *http_new_request(struct lws *wsi, const char *method, const char *path,
