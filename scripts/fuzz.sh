@@ -21,6 +21,6 @@ for name in fuzz_server fuzz_ljson fuzz_lpat fuzz_route; do
     "out/$name" -merge=1 -timeout=5 -rss_limit_mb=2048 "out/merge/$name" "corpus/$name" \
         "out/corpus-$name" "seeds/$name" >"out/$name-merge.log" 2>&1 || status=1
     rm -rf "corpus/$name" && mv "out/merge/$name" "corpus/$name"
-    echo "$name: corpus $(ls "corpus/$name" | wc -l) files, $(du -sk "corpus/$name" | cut -f1) KiB"
+    echo "$name: corpus $(ls "corpus/$name" | wc -l) files, $(cat "corpus/$name"/* | wc -c) bytes"
 done
 exit $status

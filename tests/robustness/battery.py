@@ -80,7 +80,7 @@ EXPECTED_TO_FAIL = {
 # BATTERY_STRICT=1 runs the expected failures as ordinary cases, to see how each fails.
 STRICT = os.environ.get("BATTERY_STRICT") == "1"
 BOUND = 6.0 if is_sanitized() else 2.0  # seconds the canary may take to answer
-LINGER = 20.0  # seconds within which the server must close a connection it will not answer
+LINGER = 15.0  # seconds within which the server must close a connection it will not answer
 COUNTER_KV = "rd:{counter:canary}:kv"
 VOTE_KV = "rd:{vote:canary}:kv"
 VOTE = b'{"option":1}'  # a valid vote: what bad frames carry to the vote canary
@@ -351,7 +351,7 @@ def make_test(fn, full):
             ctx.check()
         finally:
             ctx.close()
-            if self.server.alive() and not wait_until(lambda: answers(self.server), BOUND * 2):
+            if self.server.alive() and not wait_until(lambda: answers(self.server), BOUND):
                 self.server.kill()  # wedged: a new one (same data) for the next case
                 self.server.start()
                 self.canary.open_ws()

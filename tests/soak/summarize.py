@@ -3,9 +3,11 @@
 last and largest value and its slope per hour (least squares over the samples after the
 warm-up), as a Markdown table; then checks the bounds and exits 1 if one is broken.
 
-Bounds, against the baseline (the median of the first minute after the warm-up):
-  roomd_rss_kib   the largest sample after the baseline at most 1.25 x baseline + 16 MiB;
-  roomd_fds       the largest sample at most baseline + 32;
+Bounds, the end (the median of the last minute) against the baseline (the median of the first
+minute after the warm-up), so that a passing spike (a burst of joins in flight while the machine
+was busy) is reported in "max" but judged by where the process settles:
+  roomd_rss_kib   end at most 1.25 x baseline + 16 MiB;
+  roomd_fds       end at most baseline + 32;
   redis_rss_kib   reported only (Redis' own memory grows with the data it keeps).
 The warm-up is WARMUP seconds (default 120), or a tenth of the run if that is shorter."""
 
@@ -38,24 +40,26 @@ def main(path):
     warm = min(WARMUP, duration / 10)
     steady = [r for r in rows if r["seconds"] >= warm]
     first_minute = [r for r in steady if r["seconds"] < warm + 60] or steady[:1]
+    last_minute = [r for r in steady if r["seconds"] > duration - 60] or steady[-1:]
     print("%d samples over %.0f s; warm-up %.0f s\n" % (len(rows), duration, warm))
-    print("| column | first | after warm-up | last | max | slope per hour (after warm-up) |")
-    print("|---|---|---|---|---|---|")
+    print("| column | first | baseline | end | last | max | slope per hour (after warm-up) |")
+    print("|---|---|---|---|---|---|---|")
     broken = []
     for col in [c for c in rows[0] if c != "seconds"]:
         base = statistics.median(r[col] for r in first_minute)
-        top = max(r[col] for r in steady)
+        end = statistics.median(r[col] for r in last_minute)
         slope = slope_per_hour([(r["seconds"], r[col]) for r in steady])
-        print("| %s | %.0f | %.0f | %.0f | %.0f | %+.0f |"
-              % (col, rows[0][col], base, rows[-1][col], max(r[col] for r in rows), slope))
-        if col in BOUNDS and top > BOUNDS[col](base):
-            broken.append("%s reached %.0f, over its bound %.0f (baseline %.0f)"
-                          % (col, top, BOUNDS[col](base), base))
+        print("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %+.0f |"
+              % (col, rows[0][col], base, end, rows[-1][col], max(r[col] for r in rows), slope))
+        if col in BOUNDS and end > BOUNDS[col](base):
+            broken.append("%s ended at %.0f, over its bound %.0f (baseline %.0f)"
+                          % (col, end, BOUNDS[col](base), base))
     print()
     for b in broken:
         print("BOUND BROKEN: " + b)
     if not broken:
-        print("within bounds: roomd RSS <= 1.25 x baseline + 16 MiB, fds <= baseline + 32")
+        print("within bounds: at the end roomd RSS <= 1.25 x baseline + 16 MiB, "
+              "fds <= baseline + 32")
     return 1 if broken else 0
 
 
