@@ -11,13 +11,13 @@ echo "== benchmark programs build (tests/bench/run.sh runs them; not part of the
 make -s -C tests/bench
 
 echo "== luacheck"
-luacheck --quiet conf demos tests/lua tests/bench rooms/storage.lua
+luacheck --quiet conf demos tests/lua tests/bench tests/fuzz rooms/storage.lua
 
 echo "== clang-format"
 clang-format --dry-run -Werror base/*.[ch] server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] \
     tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/bench/peers/*.c
 
-echo "== fuzzing (tests/fuzz: route and JSON parsers, pattern matcher, 20 s each)"
+echo "== fuzzing (tests/fuzz: route and JSON parsers, pattern matcher, the whole request path; 20 s each)"
 tests/fuzz/run.sh
 
 echo "== tests (optimised build)"

@@ -300,7 +300,7 @@ static void read_custom_headers(lua_State *L, struct config *cfg, int t) {
         luaL_error(L, "out of memory");
     for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, t, i);
-        size_t len;
+        size_t len = 0;
         const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
         if (!name || len == 0 || len > 64 || strpbrk(name, ": \t\r\n"))
             luaL_error(L, "config: custom_headers[%d] is not a header name", i);
