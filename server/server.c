@@ -253,13 +253,21 @@ static int load_namespaces(const struct config *cfg) {
     return 0;
 }
 
+/* One turn of the loop: writes asked for, then lws' events (waiting up to timeout_ms, as
+ * lws_service takes it), then what they left for roomd to look at. */
+static int loop_once(int timeout_ms) {
+    conn_request_writes();
+    store_request_write();
+    if (lws_service(loop.context, timeout_ms) < 0)
+        return -1;
+    pipeline_check(loop.context);
+    return 0;
+}
+
 static void run_loop(void) {
     while (!server.done) {
-        conn_request_writes();
-        store_request_write();
-        if (lws_service(loop.context, 0) < 0)
+        if (loop_once(0) != 0)
             break;
-        pipeline_check(loop.context);
         /* Stopped once nothing is owed: no socket, no unanswered request, no unstored write. */
         if (server.stopping && server.ws_open == 0 && server.http_pending == 0 &&
             store_pending() == 0)

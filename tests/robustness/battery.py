@@ -51,7 +51,6 @@ EXPECTED_TO_FAIL = {
     "paths.trailing_dot": ROUTING,
     "paths.keepalive_second_lf": ROUTING,
     "paths.keepalive_second_dotdot": ROUTING,
-    "paths.pipelined_second_double_slash": ROUTING,
     "paths.ws_join_dotdot": ROUTING,
     "ids.crlf_redis_inline": ROUTING,
     # protocol leniency
@@ -71,9 +70,6 @@ EXPECTED_TO_FAIL = {
                              "message (the 1002 answer comes after it)",
     # found here
     "http.space_before_colon": NEW % "'Content-Length : 0' is taken (RFC 9112 5.1: answer 400)",
-    "http.pipelined_body_later": NEW % "a pipelined POST whose body is still to come makes "
-                                       "libwebsockets 4.1 spin (_lws_plat_service_forced_tsi "
-                                       "retries the slot): no one is served until it comes",
     "http.connect_closed": NEW % "CONNECT is neither answered nor closed (held for good)",
 }
 

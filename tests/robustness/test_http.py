@@ -15,11 +15,15 @@ SLOW_CLIENTS = 100
 
 
 def pipelined(n, room):
-    """n POSTs to room in one write: n answers, in order, and the room counted exactly n."""
+    """n POSTs to room in one write: roomd does not serve pipelined requests (server/pipeline.c),
+    so the first is answered with connection: close, the connection closes, and the room
+    counted exactly 1."""
     def run(ctx):
         reply, _ = ctx.exchange(post_empty(b"/counter/" + room) * n, want=n, timeout=BOUND * 3)
-        ctx.test.assertEqual(reply.statuses, [200] * n, reply)
-        ctx.test.assertEqual(reply.bodies[-1], b'{"value":%d}' % n)
+        ctx.test.assertEqual(reply.statuses, [200], reply)
+        ctx.test.assertTrue(reply.closed, reply)
+        ctx.test.assertIn(b"connection: close", reply.heads[0].lower())
+        ctx.test.assertEqual(reply.bodies[0], b'{"value":1}')
     return run
 
 
@@ -34,8 +38,8 @@ def pipelined_after_refusal(ctx):
 
 def pipelined_body_later(ctx):
     """A GET and a POST pipelined in one write, the POST's body not yet sent: the canaries must
-    answer while the body is awaited. (libwebsockets 4.1 spins in _lws_plat_service_forced_tsi
-    here and serves no one again, body or not: the battery then starts a new server.)"""
+    answer while the body is awaited. (libwebsockets 4.1 re-reads the POST's head as its body
+    and loops for good unless roomd closes such a connection first: server/pipeline.c.)"""
     sock = ctx.send(request(b"GET", b"/counter/battery-pipe-a") +
                     request(b"POST", b"/counter/battery-pipe-b", [b"Content-Length: 6"]))
     try:
@@ -196,10 +200,8 @@ class Http(Battery):
         ("many_idle", many_idle),
         ("half_close", half_close),
         ("reset_mid_request", reset_mid_request),
-    ] + LINGER_LAST + [
-        # last: today it wedges the server, which is then started again
         ("pipelined_body_later", pipelined_body_later),
-    ]
+    ] + LINGER_LAST
 
 
 if __name__ == "__main__":
