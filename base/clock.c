@@ -13,6 +13,12 @@ long long clock_ms(void) {
     return read_ms(CLOCK_MONOTONIC);
 }
 
+long long clock_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 long long clock_wall_ms(void) {
     return read_ms(CLOCK_REALTIME);
 }

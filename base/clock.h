@@ -7,6 +7,9 @@
 /* The monotonic clock in milliseconds. */
 long long clock_ms(void);
 
+/* The monotonic clock in nanoseconds (CPU deadlines, durations measured for metrics). */
+long long clock_ns(void);
+
 /* The wall clock in milliseconds since the Unix epoch. */
 long long clock_wall_ms(void);
 

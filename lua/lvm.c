@@ -7,6 +7,7 @@
  * lua_cpcall, so an error is a status and never a panic. */
 #include "lvm.h"
 
+#include "clock.h"
 #include "lbound.h"
 #include "ljson.h"
 #include "lsort.h"
@@ -42,6 +43,7 @@ struct lvm {
     char *stack_base;      /* the C stack where the running turn (or load) began, or NULL */
     size_t stack_max;      /* how deep below stack_base C code may go */
     bool cpu_limit_hit;
+    bool memory_limit_hit;
     bool collect_due;    /* a turn failed near the limit: collect when its thread is dropped */
     size_t collected_at; /* heap size after the last collection collect_near_limit ran */
     struct pooled_thread {
@@ -56,12 +58,6 @@ static struct lvm *vm_of(lua_State *L) {
     void *ud;
     lua_getallocf(L, &ud);
     return ud;
-}
-
-static long long clock_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Every CPU_HOOK_COUNT instructions of a bounded VM: past the deadline, raise. */
@@ -186,6 +182,12 @@ static void end_bounds(struct lvm *vm) {
 bool lvm_take_cpu_limit_hit(struct lvm *vm) {
     bool hit = vm->cpu_limit_hit;
     vm->cpu_limit_hit = false;
+    return hit;
+}
+
+bool lvm_take_memory_limit_hit(struct lvm *vm) {
+    bool hit = vm->memory_limit_hit;
+    vm->memory_limit_hit = false;
     return hit;
 }
 
@@ -560,6 +562,7 @@ enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, 
         return LVM_DONE;
     if (status == LUA_YIELD)
         return LVM_YIELDED;
+    vm->memory_limit_hit = status == LUA_ERRMEM;
     struct trace_args a = {co, err, errlen};
     /* Lift the limit while tracing: an out-of-memory error needs memory to be reported. */
     size_t limit = vm->limit;

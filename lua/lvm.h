@@ -36,6 +36,9 @@ void lvm_set_cpu_limit(struct lvm *vm, int ms);
 /* Whether the last failed turn failed on the CPU limit (and clears it). */
 bool lvm_take_cpu_limit_hit(struct lvm *vm);
 
+/* Whether the last failed turn failed for want of memory (its heap limit, and clears it). */
+bool lvm_take_memory_limit_hit(struct lvm *vm);
+
 /* Loads the script at path as text in the sandbox and keeps the table it returns as the
  * handlers. Returns 0, or -1 with "file:line: message" in err and the VM unchanged. */
 int lvm_load(struct lvm *vm, const char *path, char *err, size_t errlen);

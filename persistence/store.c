@@ -21,6 +21,8 @@ static struct {
     redisAsyncContext *ac; /* NULL while disconnected */
     struct lws *wsi;       /* the adopted dup of ac's socket */
     bool connected;
+    bool ever_connected;
+    uint64_t reconnects; /* connections made after the first */
     bool stopping;
     int pending;
     lws_usec_t backoff;
@@ -130,6 +132,8 @@ static void on_connect(const redisAsyncContext *ac, int status) {
         return;
     }
     st.connected = true;
+    st.reconnects += st.ever_connected;
+    st.ever_connected = true;
     st.backoff = 0;
     log_info("[store] connected to Redis");
 }
@@ -232,6 +236,10 @@ bool store_started(void) {
 
 bool store_connected(void) {
     return st.connected;
+}
+
+uint64_t store_reconnects(void) {
+    return st.reconnects;
 }
 
 int store_command(store_reply_fn *fn, void *arg, int argc, const char **argv, const size_t *lens) {

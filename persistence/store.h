@@ -11,6 +11,7 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Where Redis is: a unix socket path, or host and port; and the database number. */
 struct store_target {
@@ -40,6 +41,9 @@ int store_start(struct lws_context *context, struct lws_vhost *vh, const struct 
 bool store_started(void);
 
 bool store_connected(void);
+
+/* Connections to Redis made after the first one (each after a lost connection). */
+uint64_t store_reconnects(void);
 
 /* Queues a command; fn (may be NULL) gets its reply later, exactly once. Returns -1 (fn not
  * called) when there is no connection. */

@@ -9,7 +9,9 @@
 #include "conn_internal.h"
 
 #include "log.h"
+#include "ns_internal.h"
 #include "outbuf.h"
+#include "room_internal.h"
 #include "room_limits.h"
 
 #include <libwebsockets.h>
@@ -92,6 +94,8 @@ bool conn_has_room(struct conn *c, size_t n_bytes) {
     if (frames < c->limits->send_queue_messages &&
         c->q_bytes + c->held_bytes + n_bytes <= c->limits->send_queue_bytes)
         return true;
+    if (c->room)
+        c->room->ns->counters.slow_consumers++;
     log_warn("[conn %llu] send queue full (%zu frames, %zu bytes): closing 1013",
              (unsigned long long)c->id, frames, c->q_bytes + c->held_bytes);
     conn_abort(c, 1013, "send queue full: the client does not read");
@@ -152,21 +156,30 @@ static struct outbuf *pop(struct conn *c) {
     return ob;
 }
 
+static void count_sent(const struct conn *c, uint32_t frames, size_t bytes) {
+    struct ns_counters *m = &c->room->ns->counters;
+    m->messages_out += frames;
+    m->bytes_out += bytes;
+}
+
 /* Writes the head frame in place, or a batch of small frames copied together. */
 static int write_batch(struct conn *c) {
     struct outbuf *head = c->queue[c->q_head];
     if (c->q_len == 1 || head->len >= BATCH_MAX / 2) {
         int n = lws_write(c->wsi, head->frame, head->len, LWS_WRITE_RAW);
+        count_sent(c, 1, head->len);
         outbuf_unref(pop(c));
         return n < 0 ? -1 : 0;
     }
     size_t total = 0;
+    uint32_t was = c->q_len;
     while (c->q_len && total + c->queue[c->q_head]->len <= BATCH_MAX) {
         struct outbuf *ob = pop(c);
         memcpy(conns.batch + LWS_PRE + total, ob->frame, ob->len);
         total += ob->len;
         outbuf_unref(ob);
     }
+    count_sent(c, was - c->q_len, total);
     return lws_write(c->wsi, conns.batch + LWS_PRE, total, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 

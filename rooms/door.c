@@ -2,6 +2,7 @@
 #include "door.h"
 
 #include "conn_internal.h"
+#include "counters.h"
 #include "log.h"
 #include "ns_internal.h"
 #include "registry.h"
@@ -34,6 +35,8 @@ struct conn *door_join(struct ns *ns, const char *id, size_t len, struct lws *ws
         request_free(join_req);
         return NULL;
     }
+    ns->counters.opened++;
+    ns->counters.connections++;
     /* Refusals decided here skip the join turn: a closing conn is never joined. */
     if (r->n_conns >= ns->limits->connections_per_room)
         conn_close(c, 1013, "room is full");
@@ -55,20 +58,35 @@ static bool auto_reply(struct conn *c, const char *msg, size_t n, bool binary) {
 
 void door_receive(struct conn *c, const void *in, size_t len, bool final, bool binary,
                   long long now_ms) {
+    struct ns_counters *m = &c->room->ns->counters;
+    m->bytes_in += len;
     if (conn_receive(c, in, len, final, binary) != 1)
         return;
     size_t n;
     char *msg = conn_take_message(c, &n, &binary);
-    if (!conn_take_token(c, now_ms) || auto_reply(c, msg, n, binary)) {
+    m->messages_in++;
+    bool allowed = conn_take_token(c, now_ms);
+    m->rate_limited += !allowed;
+    if (!allowed || auto_reply(c, msg, n, binary)) {
         free(msg);
         return;
     }
-    if (room_post_message(c->room, c, msg, n, binary) != 0)
+    if (room_post_message(c->room, c, msg, n, binary) != 0) {
+        m->queue_full++;
         log_warn("[room %s] queue full: message from conn %llu dropped", c->room->tag,
                  (unsigned long long)c->id);
+    }
+}
+
+/* The close code of c's socket: the peer's, else the one roomd closed it with, else none. */
+static int close_code(const struct conn *c, int peer_code) {
+    return peer_code ? peer_code : c->closing ? c->close_code : 0;
 }
 
 void door_closed(struct conn *c, int code, const char *reason) {
+    struct ns_counters *m = &c->room->ns->counters;
+    m->connections--;
+    m->closed[counters_close_class(close_code(c, code))]++;
     conn_detach(c);
     room_post_leave(c->room, c, code, reason);
 }
@@ -77,7 +95,10 @@ enum door_answer door_request(struct ns *ns, const char *id, size_t len, struct 
     struct room *r = registry_get(ns, id, len);
     if (!r)
         return DOOR_TOO_MANY_ROOMS;
-    return room_post_request(r, req) == 0 ? DOOR_OK : DOOR_QUEUE_FULL;
+    if (room_post_request(r, req) == 0)
+        return DOOR_OK;
+    ns->counters.queue_full++;
+    return DOOR_QUEUE_FULL;
 }
 
 void door_stats(struct door_stats *out) {

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "log.h"
 #include "ns.h"
+#include "ns_internal.h"
 #include "registry.h"
 #include "room_internal.h"
 
@@ -61,6 +62,7 @@ static void sweep(lws_sorted_usec_list_t *sul) {
     registry_each(collect, &s);
     for (size_t i = 0; i < s.n; i++) {
         log_debug("[room %s] evicted after %ld ms idle", s.found[i]->tag, sweeper.idle_ms);
+        s.found[i]->ns->counters.evicted++;
         registry_remove(s.found[i]);
         room_free(s.found[i]);
     }

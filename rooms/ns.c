@@ -53,6 +53,10 @@ size_t ns_lua_bytes(void) {
     return n;
 }
 
+size_t ns_heap_bytes(const struct ns *ns) {
+    return lvm_memory(ns->vm);
+}
+
 /* A VM of the namespace's with everything a room needs (the parts ns_new and ns_reload
  * share). */
 struct vm_parts {

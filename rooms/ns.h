@@ -36,6 +36,9 @@ const char *ns_script(const struct ns *ns);
 /* Bytes of Lua heap in use, over every namespace's VM. */
 size_t ns_lua_bytes(void);
 
+/* Bytes of Lua heap in use in the namespace's VM. */
+size_t ns_heap_bytes(const struct ns *ns);
+
 /* Makes ping (exact text) answered with pong by roomd itself. Returns 0 or -1 (out of memory). */
 int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong);
 

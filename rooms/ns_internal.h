@@ -2,6 +2,7 @@
 #ifndef ROOMD_NS_INTERNAL_H
 #define ROOMD_NS_INTERNAL_H
 
+#include "counters.h"
 #include "ns.h"
 
 #include <stdbool.h>
@@ -23,6 +24,7 @@ struct ns {
     const struct limits *limits;
     bool collect_pending; /* a garbage collection cycle ns_collect_step owes */
     struct ns *next;      /* in the list ns_find searches */
+    struct ns_counters counters;
 };
 
 #endif

@@ -25,9 +25,11 @@ static void detach(struct room *r, void *arg) {
 int reload_namespace(struct ns *ns, char *err, size_t errlen) {
     struct lvm *old = ns_reload(ns, err, errlen);
     if (!old) {
+        ns->counters.reloads_failed++;
         log_error("[ns %s] reload failed, the old code keeps running: %s", ns->name, err);
         return -1;
     }
+    ns->counters.reloads_ok++;
     struct detach d = {ns, 0};
     registry_each(detach, &d);
     lvm_free(old);

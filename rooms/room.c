@@ -17,6 +17,7 @@
 #include "alarm.h"
 #include "clock.h"
 #include "conn_internal.h"
+#include "counters.h"
 #include "gate.h"
 #include "ljson.h"
 #include "log.h"
@@ -255,15 +256,26 @@ static void drop_thread(struct room *r) {
     r->co = NULL;
 }
 
+/* Counts a failed turn by what stopped it; true when it was the CPU limit. */
+static bool count_failure(struct ns *ns) {
+    bool cpu = lvm_take_cpu_limit_hit(ns->vm), memory = lvm_take_memory_limit_hit(ns->vm);
+    ns->counters.turn_errors[cpu ? TURN_CPU_LIMIT : memory ? TURN_MEMORY_LIMIT : TURN_ERROR]++;
+    return cpu;
+}
+
 /* Runs t on a thread borrowed from the VM. A failed thread is dead and goes; a finished one
  * goes back to the VM's pool for the next turn of any room. */
 static enum lvm_result run_turn(struct room *r, struct turn *t) {
     char err[4096];
     if (!r->co && !(r->co = lvm_new_thread(r->ns->vm, &r->thread_ref))) {
         log_error("[room %s] out of memory for a thread to run the turn on", r->tag);
+        r->ns->counters.turn_errors[TURN_MEMORY_LIMIT]++;
         return LVM_FAILED;
     }
+    long long started = clock_ns();
     enum lvm_result res = lvm_run(r->ns->vm, r->co, &t->base, err, sizeof err);
+    r->ns->counters.turns++;
+    counters_observe(&r->ns->counters.turn_time, (uint64_t)(clock_ns() - started));
     if (res == LVM_YIELDED) {
         snprintf(err, sizeof err, "handler yielded outside a roomd call (coroutine.yield?)");
         res = LVM_FAILED;
@@ -271,7 +283,7 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
     if (res == LVM_FAILED) {
         log_error("[room %s] %s handler failed: %s", r->tag, handler_name(t->ev), err);
         drop_thread(r);
-        t->discard = lvm_take_cpu_limit_hit(r->ns->vm) || t->answering;
+        t->discard = count_failure(r->ns) || t->answering;
     } else {
         lvm_return_thread(r->ns->vm, r->co, r->thread_ref);
         r->thread_ref = LUA_NOREF;
@@ -289,6 +301,7 @@ static void retry_alarm(struct room *r) {
         return;
     }
     r->alarm.retrying = true;
+    r->ns->counters.alarms_retried++;
     if (storage_lua_set_alarm(r->ns->vm, r, (double)when) != 0)
         log_error("[room %s] out of memory retrying the alarm", r->tag);
 }
@@ -323,6 +336,7 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
         break;
     case EVENT_ALARM:
         r->alarm.queued = false;
+        r->ns->counters.alarms_fired += t->base.handled; /* it was due, and the handler ran */
         if (res == LVM_FAILED)
             retry_alarm(r);
         else
@@ -441,6 +455,7 @@ static void run_event_turn(struct room *r, struct event *ev) {
 /* Reads the room's storage: room_loaded follows, maybe before this returns. */
 static void load(struct room *r) {
     set_state(r, ROOM_LOADING);
+    r->ns->counters.activated++;
     if (room_store_enabled())
         room_store_load(r);
     else
@@ -564,6 +579,7 @@ bool room_can_hibernate(const struct room *r, long long idle_since_ms) {
 
 void room_hibernate(struct room *r) {
     unload(r, false);
+    r->ns->counters.hibernated++;
     r->generation = next_generation++;
     for (struct conn *c = r->conns; c; c = c->next)
         conn_trim(c);

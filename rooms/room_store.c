@@ -2,6 +2,7 @@
  * room_store.h. */
 #include "room_store.h"
 
+#include "clock.h"
 #include "log.h"
 #include "ns_internal.h"
 #include "percent.h"
@@ -20,6 +21,7 @@
 struct ticket {
     struct ns *ns;
     uint64_t generation;
+    long long sent_ns; /* a commit's: when it was sent */
     size_t id_len;
     char id[];
 };
@@ -143,10 +145,18 @@ void room_store_load(struct room *r) {
     }
 }
 
+/* Counts a commit's answer: its time, and whether it failed. */
+static void count_commit(struct ns *ns, long long sent_ns, bool ok) {
+    counters_observe(&ns->counters.commit_time, (uint64_t)(clock_ns() - sent_ns));
+    ns->counters.commit_failures += !ok;
+}
+
 /* The reply to a commit: EXEC's array, or the one command's integer when it went alone. */
 static void committed(void *arg, const redisReply *reply, int type) {
-    struct room *r = ticket_redeem(arg);
+    struct ticket *t = arg;
     bool ok = reply_ok(reply, type);
+    count_commit(t->ns, t->sent_ns, ok);
+    struct room *r = ticket_redeem(t);
     if (!ok && r)
         log_error("[room %s] checkpoint failed: %s", r->tag,
                   reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
@@ -236,6 +246,7 @@ static bool single_command(const struct room *r, const struct storage_writes *w)
 }
 
 static void commit_failed(struct room *r, struct ticket *t) {
+    r->ns->counters.commit_failures++;
     free(t);
     log_error("[room %s] checkpoint failed: no connection to storage", r->tag);
     room_committed(r, false);
@@ -261,6 +272,9 @@ void room_store_commit(struct room *r, const struct storage_writes *w) {
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     struct ticket *t = ticket_new(r);
     int rc = -1;
+    r->ns->counters.commits++;
+    if (t)
+        t->sent_ns = clock_ns();
     if (t && single_command(r, w))
         rc = send_writes(key, w, w->entries[0].value == NULL, on_written, t);
     else if (t)

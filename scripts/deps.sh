@@ -8,6 +8,7 @@ packages=(
     libluajit-5.1-dev libwebsockets-dev libjansson-dev libhiredis-dev libjwt-dev
     libcurl4-openssl-dev openssl redis-server
     python3 python3-websockets lua-check curl chromium fonts-dejavu-core
+    prometheus # promtool checks GET /metrics; test_prometheus scrapes roomd with the server
 )
 # npm, to install tests/browser's packages: Debian's (with its Node 18), unless
 # the machine has one already. The browser tests themselves run on the Node

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "door.h"
 #include "log.h"
+#include "metrics.h"
 #include "ns.h"
 #include "pipeline.h"
 #include "reload.h"
@@ -39,7 +40,8 @@ struct call {
     struct lws *wsi; /* NULL once the client left: the pending reply frees the call */
     enum call_step step;
     int status;
-    char *body; /* the JSON answer */
+    char *body;       /* the answer: JSON, unless type says otherwise */
+    const char *type; /* its content type, NULL for JSON */
     lws_sorted_usec_list_t delay;
     /* what a request that waits on Redis needs when its reply comes */
     struct ns *ns; /* NULL: every namespace */
@@ -94,6 +96,20 @@ static void answer(struct call *c, int status, json_t *doc) {
     lws_callback_on_writable(c->wsi);
 }
 
+/* Sets a text answer (taking body, malloc()ed) of content type type, and asks to write it. */
+static void answer_text(struct call *c, int status, char *body, const char *type) {
+    if (!c->wsi) {
+        free(body);
+        call_free(c);
+        return;
+    }
+    c->status = status;
+    c->body = body;
+    c->type = type;
+    c->step = CALL_HEADERS;
+    lws_callback_on_writable(c->wsi);
+}
+
 static void answer_error(struct call *c, int status, const char *msg) {
     answer(c, status, json_pack("{s:s}", "error", msg));
 }
@@ -103,8 +119,8 @@ static int write_answer(struct lws *wsi, struct call *c) {
     size_t len = c->body ? strlen(c->body) : 0;
     if (c->step == CALL_HEADERS) {
         struct admin_session *s = lws_wsi_user(wsi);
-        if (lws_add_http_common_headers(wsi, (unsigned)c->status, "application/json", len, &p,
-                                        end) ||
+        if (lws_add_http_common_headers(wsi, (unsigned)c->status,
+                                        c->type ? c->type : "application/json", len, &p, end) ||
             (pipeline_seen(s->pipeline_slot) &&
              lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (unsigned char *)"close", 5,
                                           &p, end)) ||
@@ -550,6 +566,15 @@ static void health(struct call *c) {
                      "connections", server.ws_open, "lua_bytes", (json_int_t)st.lua_bytes));
 }
 
+static void metrics(struct call *c) {
+    size_t len;
+    char *text = metrics_render(&len);
+    if (text)
+        answer_text(c, 200, text, METRICS_CONTENT_TYPE);
+    else
+        answer_error(c, 503, "out of memory");
+}
+
 static void reload(struct lws *wsi, struct call *c) {
     char buf[64], err[2048];
     const char *only = query(wsi, "ns=", buf, sizeof buf);
@@ -599,6 +624,8 @@ static void route(struct lws *wsi, struct call *c, const char *method, const cha
         answer(c, 200, json_pack("{s:b}", "ready", 1));
     else if (get && strcmp(path, "/readyz") == 0)
         answer_error(c, 503, "storage unreachable");
+    else if (get && strcmp(path, "/metrics") == 0)
+        metrics(c);
     else if (strcmp(method, "POST") == 0 && strcmp(path, "/reload") == 0)
         reload(wsi, c);
     else if (get && strcmp(path, "/rooms") == 0)

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "door.h"
 #include "log.h"
+#include "metrics.h"
 #include "ns.h"
 #include "pipeline.h"
 #include "request.h"
@@ -185,6 +186,7 @@ static int write_headers(struct session *s) {
     unsigned char buf[LWS_PRE + HEADER_BUF], *start = buf + LWS_PRE, *p = start;
     unsigned char *end = buf + sizeof buf - 1;
     struct request *req = s->req;
+    metrics_count_http(req->status);
     if (lws_add_http_common_headers(s->wsi, (unsigned int)req->status, content_type(req),
                                     req->resp_len, &p, end))
         return -1;
@@ -281,6 +283,7 @@ int http_refuse_now(struct lws *wsi, int status, const char *msg) {
     free(body);
     if (n < 0 || (size_t)n >= sizeof buf - LWS_PRE)
         return -1;
+    metrics_count_http(status);
     lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
     return 1;
 }
@@ -294,6 +297,8 @@ static int send_file(struct lws *wsi, struct session *s, const char *file, const
     pipeline_writing(s->pipeline_slot);
     int n = lws_serve_http_file(wsi, file, mime, extra_headers,
                                 extra_headers ? (int)strlen(extra_headers) : 0);
+    if (n >= 0)
+        metrics_count_http(200); /* the file is on its way */
     return n < 0 || (n > 0 && http_on_file_done(s)) ? -1 : 0;
 }
 
