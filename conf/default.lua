@@ -34,6 +34,7 @@ return {
         turn_cpu_ms = 1000, -- CPU time one turn may take; past it the turn fails (0: no bound, JIT on)
         messages_per_second = 20000, -- per connection (burst as many); past it: close 1008
         max_rooms = 1000000, -- rooms in memory at once; a new one past it: 503
+        room_cpu_ms_per_minute = 0, -- turn time per room per minute; past it: 429 (0: no budget)
     },
 
     -- Each namespace: its room script, optional settings (room.settings), and an

@@ -160,6 +160,8 @@ static void count_sent(const struct conn *c, uint32_t frames, size_t bytes) {
     struct ns_counters *m = &c->room->ns->counters;
     m->messages_out += frames;
     m->bytes_out += bytes;
+    c->room->usage.n[USAGE_MESSAGES_OUT] += frames;
+    c->room->usage.n[USAGE_BYTES_OUT] += bytes;
 }
 
 /* Writes the head frame in place, or a batch of small frames copied together. */

@@ -65,6 +65,7 @@ void door_receive(struct conn *c, const void *in, size_t len, bool final, bool b
     size_t n;
     char *msg = conn_take_message(c, &n, &binary);
     m->messages_in++;
+    c->room->usage.n[USAGE_MESSAGES_IN]++;
     bool allowed = conn_take_token(c, now_ms);
     m->rate_limited += !allowed;
     if (!allowed || auto_reply(c, msg, n, binary)) {

@@ -7,6 +7,7 @@
 #include "ns_internal.h"
 #include "registry.h"
 #include "room_internal.h"
+#include "usage_store.h"
 
 #include <libwebsockets.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ static void collect(struct room *r, void *arg) {
     struct sweep *s = arg;
     if (room_can_hibernate(r, s->hibernate_before_ms)) {
         room_hibernate(r); /* the registry is unchanged: safe while walking it */
+        usage_store_flush(r);
         s->hibernated++;
         return;
     }
@@ -63,6 +65,7 @@ static void sweep(lws_sorted_usec_list_t *sul) {
     for (size_t i = 0; i < s.n; i++) {
         log_debug("[room %s] evicted after %ld ms idle", s.found[i]->tag, sweeper.idle_ms);
         s.found[i]->ns->counters.evicted++;
+        usage_store_flush(s.found[i]);
         registry_remove(s.found[i]);
         room_free(s.found[i]);
     }

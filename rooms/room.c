@@ -94,6 +94,7 @@ struct room *room_new(struct ns *ns, const char *id, size_t len) {
     r->state = ROOM_COLD;
     r->self_ref = r->thread_ref = r->storage_ref = LUA_NOREF;
     r->last_active_ms = clock_ms();
+    usage_init(&r->usage, r->last_active_ms);
     r->generation = next_generation++;
     set_tag(r);
     return r;
@@ -242,6 +243,7 @@ static void remove_conn(struct room *r, struct conn *c) {
         r->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    usage_conns(&r->usage, r->n_conns, clock_ms());
     r->n_conns--;
     conn_detach(c);
     room_lua_forget_conn(lvm_state(r->ns->vm), c);
@@ -274,8 +276,10 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
     }
     long long started = clock_ns();
     enum lvm_result res = lvm_run(r->ns->vm, r->co, &t->base, err, sizeof err);
+    long long ended = clock_ns();
     r->ns->counters.turns++;
-    counters_observe(&r->ns->counters.turn_time, (uint64_t)(clock_ns() - started));
+    counters_observe(&r->ns->counters.turn_time, (uint64_t)(ended - started));
+    usage_turn(&r->usage, ended - started, ended / 1000000);
     if (res == LVM_YIELDED) {
         snprintf(err, sizeof err, "handler yielded outside a roomd call (coroutine.yield?)");
         res = LVM_FAILED;
@@ -337,6 +341,7 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
     case EVENT_ALARM:
         r->alarm.queued = false;
         r->ns->counters.alarms_fired += t->base.handled; /* it was due, and the handler ran */
+        r->usage.n[USAGE_ALARMS] += t->base.handled;
         if (res == LVM_FAILED)
             retry_alarm(r);
         else
@@ -419,6 +424,8 @@ static void end_turn(struct room *r, const struct turn *t) {
         room_committed(r, false);
         return;
     }
+    for (int i = 0; i < w.n; i++)
+        r->usage.n[w.entries[i].value ? USAGE_WRITES : USAGE_DELETES]++;
     /* An alarm the script set (or deleted) starts over; a retry keeps its count. */
     if (w.alarm_changed && !r->alarm.retrying)
         r->alarm.retries = 0;
@@ -462,6 +469,29 @@ static void load(struct room *r) {
         room_loaded(r, NULL, 0, 0, 0);
 }
 
+#define OVER_BUDGET "room over its CPU budget (limits.room_cpu_ms_per_minute): try again later"
+
+/* Over its CPU budget, the room refuses what clients ask: requests get 429, messages an error,
+ * joins close 1013 (try again later). Leaves and alarms still run: they are the room's own
+ * bookkeeping. */
+static bool refuse_over_budget(struct room *r, struct event *ev) {
+    long budget = r->ns->limits->room_cpu_ms_per_minute;
+    if (!budget || ev->kind == EVENT_LEAVE || ev->kind == EVENT_ALARM ||
+        !usage_over_budget(&r->usage, budget, clock_ms()))
+        return false;
+    if (ev->kind == EVENT_REQUEST) {
+        request_fail(ev->req, 429, OVER_BUDGET);
+        gate_respond(r, ev->req);
+    } else if (ev->kind == EVENT_MESSAGE) {
+        send_error(r, ev->conn, OVER_BUDGET);
+    } else {
+        gate_close(r, ev->conn, 1013, "room over its CPU budget");
+        skip_event(r, ev);
+    }
+    gate_release(r, true); /* no turn ran, nothing to store: out at once */
+    return true;
+}
+
 /* Runs the first queued event, or loads the room's storage first. Returns false when the event
  * has to wait (storage is being read). */
 static bool run_event(struct room *r) {
@@ -474,6 +504,8 @@ static bool run_event(struct room *r) {
     bool runaway = false;
     if (!wanted(ev))
         skip_event(r, ev);
+    else if (refuse_over_budget(r, ev))
+        ;
     else if (r->state == ROOM_LOADED && start(r, &runaway) != 0)
         fail_unstarted(r, ev, runaway);
     else
@@ -526,6 +558,7 @@ void room_loaded(struct room *r, const struct storage_entry *entries, int n, dou
         return;
     }
     set_state(r, ROOM_LOADED);
+    usage_loaded(&r->usage, clock_ms());
     drain(r);
 }
 
@@ -547,12 +580,14 @@ static void unload(struct room *r, bool vm_replaced) {
         room_lua_forget_conn(L, c);
     if (L) {
         room_lua_forget_room(L, r);
+        storage_lua_take_usage(r->ns->vm, r, &r->usage.n[USAGE_READS], &r->usage.stored_bytes);
         storage_lua_forget(r->ns->vm, r);
         if (r->thread_ref != LUA_NOREF)
             drop_thread(r);
     }
     r->self_ref = r->storage_ref = r->thread_ref = LUA_NOREF;
     r->co = NULL;
+    usage_unloaded(&r->usage, clock_ms());
     go_cold(r);
 }
 
@@ -627,6 +662,7 @@ static struct event *new_event(enum event_kind kind, struct conn *c) {
 }
 
 int room_post_request(struct room *r, struct request *req) {
+    r->usage.n[USAGE_REQUESTS]++;
     struct event *ev = new_event(EVENT_REQUEST, NULL);
     ev->req = req;
     return post(r, ev, false);
@@ -637,6 +673,7 @@ void room_post_join(struct room *r, struct conn *c) {
     if (r->conns)
         r->conns->prev = c;
     r->conns = c;
+    usage_conns(&r->usage, r->n_conns, clock_ms());
     r->n_conns++;
     post(r, new_event(EVENT_JOIN, c), true);
 }

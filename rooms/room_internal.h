@@ -5,6 +5,7 @@
 #define ROOMD_ROOM_INTERNAL_H
 
 #include "room.h"
+#include "usage.h"
 
 #include <lua.h>
 #include <stdbool.h>
@@ -83,6 +84,7 @@ struct room {
 
     struct conn *conns;
     int n_conns;
+    struct room_usage usage;
 };
 
 #endif

@@ -24,6 +24,7 @@ struct limits {
     int messages_per_second; /* per connection, averaged over a burst of as many; past it: 1008 */
     size_t max_rooms;        /* rooms in memory at once; a new one past it gets 503 */
     int json_depth;
+    long room_cpu_ms_per_minute; /* turn time per room per minute; 0: no budget */
 };
 
 #endif

@@ -7,10 +7,11 @@
 -- has left memory, or the running turn is another room's. In it, `kv` maps each key to its
 -- encoded value (loaded whole when the room starts, so reads never wait); writes go to `kv` and
 -- to `dirty` (key -> encoded value, or false for a deletion); `cleared` (delete_all), `alarm`
--- (a time, or false) and `alarm_dirty`. At the end of the turn roomd checks `dirty` against the
--- limits once more and writes it (and the alarm, if `alarm_dirty`) to Redis as one MULTI/EXEC,
--- holding the turn's output until Redis acknowledges it. Values are encoded with LuaJIT's
--- string.buffer (no JSON): tables, strings, numbers, booleans.
+-- (a time, or false) and `alarm_dirty`; and, for usage metering (rooms/usage.h), `reads` (keys
+-- read since roomd last looked) and `bytes` (keys and values held). At the end of the turn roomd
+-- checks `dirty` against the limits once more and writes it (and the alarm, if `alarm_dirty`) to
+-- Redis as one MULTI/EXEC, holding the turn's output until Redis acknowledges it. Values are
+-- encoded with LuaJIT's string.buffer (no JSON): tables, strings, numbers, booleans.
 local buffer = require("string.buffer")
 local encode, decode = buffer.encode, buffer.decode
 local type, pairs, pcall, error, tostring = type, pairs, pcall, error, tostring
@@ -58,6 +59,7 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS)
 
     local function get_one(st, key)
         local bytes = st.kv[key]
+        st.reads = st.reads + 1
         if bytes ~= nil then
             return decode(bytes)
         end
@@ -78,6 +80,8 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS)
     end
 
     local function put_one(st, key, bytes)
+        local old = st.kv[key]
+        st.bytes = st.bytes + #bytes - (old and #old or -#key)
         st.kv[key] = bytes
         st.dirty[key] = bytes
     end
@@ -105,7 +109,11 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS)
     end
 
     local function delete_one(st, key)
-        local existed = st.kv[key] ~= nil
+        local old = st.kv[key]
+        local existed = old ~= nil
+        if existed then
+            st.bytes = st.bytes - #key - #old
+        end
         st.kv[key] = nil
         st.dirty[key] = false
         return existed
@@ -131,6 +139,7 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS)
     function Storage.delete_all(self)
         local st = own(self)
         st.kv = {}
+        st.bytes = 0
         st.dirty = {}
         st.cleared = true
         st.alarm = false
@@ -161,7 +170,8 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS)
     -- list{prefix =, start =, ["end"] =, limit =, reverse =} -> array of {key =, value =} in key
     -- order (byte order); start is inclusive, end exclusive.
     function Storage.list(self, opts)
-        local kv = own(self).kv
+        local st = own(self)
+        local kv = st.kv
         opts = opts or {}
         local prefix, first, last = opts.prefix, opts.start, opts["end"]
         local keys = {}
@@ -181,6 +191,7 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS)
             local k = opts.reverse and keys[n + 1 - i] or keys[i]
             out[#out + 1] = { key = k, value = decode(kv[k]) }
         end
+        st.reads = st.reads + #out
         return out
     end
 

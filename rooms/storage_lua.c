@@ -91,14 +91,20 @@ struct new_args {
 
 /* Pushes a new state table over the entries and the alarm. */
 static void push_state(lua_State *L, const struct new_args *a) {
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 7);
     lua_createtable(L, 0, a->n);
+    double bytes = 0;
     for (int i = 0; i < a->n; i++) {
         lua_pushlstring(L, a->e[i].key, a->e[i].key_len);
         lua_pushlstring(L, a->e[i].value, a->e[i].value_len);
         lua_rawset(L, -3);
+        bytes += (double)(a->e[i].key_len + a->e[i].value_len);
     }
     lua_setfield(L, -2, "kv");
+    lua_pushnumber(L, bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushnumber(L, 0);
+    lua_setfield(L, -2, "reads");
     lua_newtable(L);
     lua_setfield(L, -2, "dirty");
     lua_pushboolean(L, 0);
@@ -268,6 +274,21 @@ int storage_lua_take_writes(struct lvm *vm, struct room *r, struct storage_write
     lua_pop(L, 1);
     storage_writes_free(w);
     return -1;
+}
+
+void storage_lua_take_usage(struct lvm *vm, const struct room *r, uint64_t *reads, int64_t *bytes) {
+    lua_State *L = lvm_state(vm);
+    if (r->storage_ref == LUA_NOREF || r->storage_ref == LUA_REFNIL)
+        return;
+    push_state_of(L, r);
+    get_field(L, "reads");
+    *reads += (uint64_t)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    lua_pushnumber(L, 0);
+    set_field(L, "reads");
+    get_field(L, "bytes");
+    *bytes = (int64_t)lua_tonumber(L, -1);
+    lua_pop(L, 2);
 }
 
 void storage_writes_free(struct storage_writes *w) {

@@ -8,6 +8,7 @@
 #include <lua.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct lvm;
 struct room;
@@ -62,6 +63,10 @@ void storage_lua_push(lua_State *L, const struct room *r);
 int storage_lua_take_writes(struct lvm *vm, struct room *r, struct storage_writes *w);
 
 void storage_writes_free(struct storage_writes *w);
+
+/* Adds the keys r's scripts read since the last call to *reads (and starts again from zero), and
+ * sets *bytes to what its storage holds (keys and values). Does nothing if r has no storage. */
+void storage_lua_take_usage(struct lvm *vm, const struct room *r, uint64_t *reads, int64_t *bytes);
 
 /* The stored value bytes[0..len) as JSON text (malloc()ed, its length in *out_len), or NULL when
  * JSON cannot carry it (then only its bytes can be exported) or it is not a value the codec

@@ -20,6 +20,7 @@
 #include "server.h"
 #include "storage_lua.h"
 #include "store.h"
+#include "usage_api.h"
 #include "utf8.h"
 
 #include <jansson.h>
@@ -377,6 +378,35 @@ static int room_target(struct call *c, const char *path) {
     return 0;
 }
 
+/* ---- usage ---- */
+
+static void answer_usage(void *arg, int status, json_t *doc) {
+    answer(arg, status, doc);
+}
+
+/* Whether the target is ".../<id>/usage": then the id is what precedes it. */
+static bool usage_target(struct call *c) {
+    static const char suffix[] = "/usage";
+    size_t n = sizeof suffix - 1;
+    if (c->id_len <= n || memcmp(c->id + c->id_len - n, suffix, n) != 0)
+        return false;
+    c->id_len -= n;
+    return true;
+}
+
+static void room_usage(struct lws *wsi, struct call *c) {
+    char from[16], to[16];
+    usage_api_room(c->ns, c->id, c->id_len, query(wsi, "from=", from, sizeof from),
+                   query(wsi, "to=", to, sizeof to), answer_usage, c);
+}
+
+static void top_usage(struct lws *wsi, struct call *c) {
+    char by[16], ns[ROOM_NS_MAX + 1], day[16], limit[16];
+    usage_api_top(query(wsi, "by=", by, sizeof by), query(wsi, "ns=", ns, sizeof ns),
+                  query(wsi, "day=", day, sizeof day), query(wsi, "limit=", limit, sizeof limit),
+                  answer_usage, c);
+}
+
 /* ---- GET and PUT /rooms/<ns>/<id>/storage ---- */
 
 /* Whether the target is ".../<id>/storage": then the id is what precedes it. */
@@ -600,7 +630,9 @@ static void reload(struct lws *wsi, struct call *c) {
 /* GET or DELETE /rooms/<ns>/<id>; GET or PUT /rooms/<ns>/<id>/storage. */
 static void room_call(struct lws *wsi, struct call *c, const char *method) {
     bool get = strcmp(method, "GET") == 0;
-    if (!storage_target(c) && get)
+    if (get && usage_target(c))
+        room_usage(wsi, c);
+    else if (!storage_target(c) && get)
         show_room(c);
     else if (!c->storage && strcmp(method, "DELETE") == 0)
         delete_room(wsi, c);
@@ -630,6 +662,8 @@ static void route(struct lws *wsi, struct call *c, const char *method, const cha
         reload(wsi, c);
     else if (get && strcmp(path, "/rooms") == 0)
         list_rooms(wsi, c);
+    else if (get && strcmp(path, "/usage/top") == 0)
+        top_usage(wsi, c);
     else if (strncmp(path, "/rooms/", 7) != 0)
         answer_error(c, 404, "no such endpoint");
     else if (room_target(c, path) != 0)

@@ -36,6 +36,9 @@ const struct limit_spec limit_specs[] = {
     LIMIT(messages_per_second, LIMIT_INT, 20000, 1, 1e9,
           "messages one connection may send, with a burst of as many; past it: close 1008"),
     LIMIT(max_rooms, LIMIT_SIZE, 1000000, 1, 1e12, "rooms in memory at once; a new one gets 503"),
+    LIMIT(room_cpu_ms_per_minute, LIMIT_LONG, 0, 0, 60000,
+          "turn time one room may use per minute; past it its requests get 429, its messages an "
+          "error and its joins close 1013 until the minute is over (0: no budget)"),
     {0},
 };
 

@@ -30,6 +30,11 @@ static const char *usage_text =
     "  delete NS/ID [--close-only]    closes its sockets, deletes it and its storage\n"
     "  reload [NS]                    reloads room scripts (all, or one namespace)\n"
     "  top                            live rooms by connections, once a second\n"
+    "  top --by WHAT [--ns NS] [--day YYYY-MM-DD] [--limit N]\n"
+    "                                 rooms by a day's usage: cpu_us, requests, messages,\n"
+    "                                 bytes_out (default: every namespace, today, 10)\n"
+    "  usage NS/ID [--from DAY] [--to DAY]\n"
+    "                                 what one room used, day by day (default: today)\n"
     "  token --secret-env VAR [--sub S] [--name N] [--ttl SECONDS] [--claim K=V]...\n"
     "                                 prints an HS256 test token signed with $VAR\n"
     "\n"
@@ -301,12 +306,84 @@ static int by_connections(const void *a, const void *b) {
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Live rooms, most connections first, the screen redrawn once a second (TOP_ROUNDS times, or
- * until interrupted). */
-static int cmd_top(int argc, char **argv) {
-    (void)argv;
-    if (argc)
+/* Appends "&name=value" (value escaped) to the query in path. */
+static void add_arg(char *path, size_t cap, const char *name, const char *value) {
+    snprintf(path + strlen(path), cap - strlen(path), "%s%s=", strchr(path, '?') ? "&" : "?", name);
+    percent_encode(value, strlen(value), path, strlen(path), cap);
+}
+
+/* Takes --NAME VALUE pairs (NAME one of names) into the query of path; false on anything else. */
+static bool take_args(int argc, char **argv, const char *const *names, char *path, size_t cap) {
+    for (int i = 0; i < argc; i += 2) {
+        bool known = false;
+        for (const char *const *n = names; *n && !known; n++)
+            known = strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, *n) == 0;
+        if (!known || i + 1 >= argc)
+            return false;
+        add_arg(path, cap, argv[i] + 2, argv[i + 1]);
+    }
+    return true;
+}
+
+/* One room's usage: the totals, then one line a day. */
+static int cmd_usage(int argc, char **argv) {
+    static const char *const names[] = {"from", "to", NULL};
+    char path[4096];
+    if (argc < 1 || !room_path(argv[0], "/usage", path, sizeof path) ||
+        !take_args(argc - 1, argv + 1, names, path, sizeof path))
         return usage();
+    json_t *doc = call("GET", path, NULL, 0);
+    if (!doc)
+        return 1;
+    if (opt.json) {
+        print_json(doc);
+    } else {
+        char from[16], to[16], v[32];
+        printf("%s, %s to %s\n\n", argv[0], cell(doc, "from", from, sizeof from),
+               cell(doc, "to", to, sizeof to));
+        const char *key;
+        json_t *value;
+        json_object_foreach(json_object_get(doc, "total"), key, value) {
+            printf("%-14s %s\n", key, cell(json_object_get(doc, "total"), key, v, sizeof v));
+        }
+    }
+    json_decref(doc);
+    return 0;
+}
+
+/* The rooms that used the most of one thing on one day. */
+static int top_by_usage(int argc, char **argv) {
+    static const char *const names[] = {"by", "ns", "day", "limit", NULL};
+    char path[1024] = "/usage/top";
+    if (!take_args(argc, argv, names, path, sizeof path))
+        return usage();
+    json_t *doc = call("GET", path, NULL, 0);
+    if (!doc)
+        return 1;
+    if (opt.json) {
+        print_json(doc);
+    } else {
+        char day[16], by[16], ns[64], id[1024], v[32];
+        printf("%-40s %s (%s)\n", "ROOM", cell(doc, "by", by, sizeof by),
+               cell(doc, "day", day, sizeof day));
+        size_t i;
+        json_t *room;
+        json_array_foreach(json_object_get(doc, "rooms"), i, room) {
+            char name[1100];
+            snprintf(name, sizeof name, "%s/%s", cell(room, "ns", ns, sizeof ns),
+                     cell(room, "id", id, sizeof id));
+            printf("%-40s %s\n", name, cell(room, "value", v, sizeof v));
+        }
+    }
+    json_decref(doc);
+    return 0;
+}
+
+/* Live rooms, most connections first, the screen redrawn once a second (TOP_ROUNDS times, or
+ * until interrupted); with --by, the rooms by a day's usage instead. */
+static int cmd_top(int argc, char **argv) {
+    if (argc)
+        return top_by_usage(argc, argv);
     const char *rounds_env = getenv("ROOMCTL_TOP_ROUNDS");
     long rounds = rounds_env ? strtol(rounds_env, NULL, 10) : -1;
     for (long r = 0; rounds < 0 || r < rounds; r++) {
@@ -408,7 +485,7 @@ int main(int argc, char **argv) {
         int (*run)(int argc, char **argv);
     } commands[] = {{"rooms", cmd_rooms},   {"show", cmd_show},     {"export", cmd_export},
                     {"import", cmd_import}, {"delete", cmd_delete}, {"reload", cmd_reload},
-                    {"top", cmd_top},       {"token", cmd_token}};
+                    {"top", cmd_top},       {"token", cmd_token},   {"usage", cmd_usage}};
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
         if (strcmp(argv[i], commands[k].name) != 0)
             continue;

@@ -20,6 +20,7 @@
 #include "session.h"
 #include "store.h"
 #include "token.h"
+#include "usage_store.h"
 #include "watch.h"
 
 #include <arpa/inet.h>
@@ -265,12 +266,19 @@ static int loop_once(int timeout_ms) {
 }
 
 static void run_loop(void) {
+    bool usage_flushed = false;
     while (!server.done) {
         if (loop_once(0) != 0)
             break;
-        /* Stopped once nothing is owed: no socket, no unanswered request, no unstored write. */
-        if (server.stopping && server.ws_open == 0 && server.http_pending == 0 &&
-            store_pending() == 0)
+        /* Stopped once nothing is owed: no socket, no unanswered request, no unstored write
+         * (the rooms' last usage included). */
+        if (!server.stopping || server.ws_open != 0 || server.http_pending != 0)
+            continue;
+        if (!usage_flushed) {
+            usage_store_flush_all();
+            usage_flushed = true;
+        }
+        if (store_pending() == 0)
             server.done = true;
     }
 }
@@ -304,6 +312,7 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
     if (store_start(loop.context, vh, &t, err, sizeof err) == 0) {
         alarm_start(loop.context);
         evict_start(loop.context, cfg->limits.room_idle_ms, cfg->limits.hibernate_ms);
+        usage_store_start(loop.context);
         return 0;
     }
 fail:
@@ -350,6 +359,7 @@ int server_run(const struct config *cfg) {
     watch_stop();
     alarm_stop();
     evict_stop();
+    usage_store_stop();
     store_stop();
     lws_context_destroy(loop.context);
     loop.context = NULL;

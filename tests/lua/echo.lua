@@ -1,7 +1,8 @@
 -- echo.lua: shows tests what roomd hands to a handler (tests/integration/test_echo.py).
 -- HTTP: answers the req fields and the room's identity as JSON. Query "status"
 -- sets the answer's status; rest "text" answers a plain-text body; rest "none"
--- returns nil (roomd answers 404).
+-- returns nil (roomd answers 404). Query "burn_ms" keeps the turn busy that long first
+-- (test_usage: CPU budgets).
 -- WebSocket: sends every message back to its sender; {"whoami": true} answers
 -- the connection's id and the room's identity.
 local Echo = {}
@@ -16,6 +17,11 @@ local function room_info(room)
 end
 
 function Echo.request(room, req)
+    local burn = tonumber(req.query.burn_ms)
+    if burn then
+        local stop = now_ms() + burn
+        while now_ms() < stop do end -- luacheck: ignore 563
+    end
     if req.rest == "none" then
         return nil
     end
