@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "ns.h"
 #include "pipeline.h"
+#include "raw_target.h"
 #include "request.h"
 #include "route.h"
 #include "server.h"
@@ -229,6 +230,7 @@ static int finish_transaction(struct session *s) {
     bool pipelined = pipeline_idle(&s->pipeline_slot);
     if (s->close_after || pipelined)
         return -1;
+    raw_target_expect(lws_get_socket_fd(s->wsi)); /* the next request on this connection */
     return lws_http_transaction_completed(s->wsi) ? -1 : 0;
 }
 
@@ -256,6 +258,8 @@ static const char *status_text(int status) {
         return "Not Found";
     case 401:
         return "Unauthorized";
+    case 414:
+        return "URI Too Long";
     case 426:
         return "Upgrade Required";
     case 405:
@@ -424,6 +428,20 @@ static int room_request(struct lws *wsi, struct session *s, const struct route *
     return dispatch(s);
 }
 
+int http_route(struct lws *wsi, char *path, struct route *rt, const char **why) {
+    size_t len;
+    int too_long;
+    const char *target = raw_target_of(lws_get_socket_fd(wsi), &len, &too_long);
+    if (!target) {
+        *why = too_long ? "request line too long" : "request line not seen";
+        return too_long ? 414 : 400;
+    }
+    route_parse_target(target, len, path, rt);
+    return 0;
+}
+
+/* path is libwebsockets' decoded one: rooms are routed from the raw target (http_route), static
+ * files from this. */
 int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     char *uri;
     int uri_len;
@@ -444,7 +462,12 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     if (server.stopping)
         return reply_error(s, 503, "server shutting down");
     struct route rt;
-    route_parse(path, strlen(path), &rt);
+    char decoded[ROUTE_PATH_MAX];
+    const char *why;
+    int status = http_route(wsi, decoded, &rt, &why);
+    raw_target_forget(lws_get_socket_fd(wsi));
+    if (status)
+        return reply_error(s, status, why);
     s->ns = rt.kind == ROUTE_ROOM || rt.kind == ROUTE_BAD ? ns_find(rt.ns, rt.ns_len) : NULL;
     if (rt.kind == ROUTE_HEALTH)
         return method == LWSHUMETH_GET || method == LWSHUMETH_HEAD ? reply_health(s)
@@ -456,7 +479,7 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
         return send_file(wsi, s, page, static_mime_type(page),
                          "vary: accept\r\ncache-control: no-cache\r\n");
     if (s->ns)
-        return room_request(wsi, s, &rt, method, path);
+        return room_request(wsi, s, &rt, method, decoded);
     if (rt.kind != ROUTE_STATIC) {
         char file[4096];
         if (!server.cfg->static_root ||
@@ -542,8 +565,10 @@ int http_on_body_done(struct session *s) {
 }
 
 int http_on_file_done(struct session *s) {
-    bool pipelined = pipeline_idle(&s->pipeline_slot);
-    return pipelined || lws_http_transaction_completed(s->wsi) ? -1 : 0;
+    if (pipeline_idle(&s->pipeline_slot))
+        return -1;
+    raw_target_expect(lws_get_socket_fd(s->wsi));
+    return lws_http_transaction_completed(s->wsi) ? -1 : 0;
 }
 
 void http_on_closed(struct session *s) {

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "ns.h"
 #include "pipeline.h"
+#include "raw_target.h"
 #include "redis_child.h"
 #include "registry.h"
 #include "session.h"
@@ -64,6 +65,9 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len) {
     struct session *s = user;
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: /* accepted: its first bytes start a request */
+        raw_target_expect((int)(intptr_t)in);
+        return 0;
     case LWS_CALLBACK_HTTP:
         return http_on_request(wsi, s, in);
     case LWS_CALLBACK_HTTP_BODY:

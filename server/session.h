@@ -41,6 +41,10 @@ struct session {
 };
 
 /* http.c */
+struct route;
+/* Routes wsi's request from its raw request-target (raw_target.h); its decoded path goes into
+ * path (ROUTE_PATH_MAX bytes). 0, or the status to refuse it with (400, 414) and why. */
+int http_route(struct lws *wsi, char *path, struct route *rt, const char **why);
 int http_on_request(struct lws *wsi, struct session *s, const char *path);
 int http_on_body(struct session *s, const void *in, size_t len);
 int http_on_body_done(struct session *s);

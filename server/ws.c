@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "door.h"
 #include "ns.h"
+#include "raw_target.h"
 #include "request.h"
 #include "route.h"
 #include "server.h"
@@ -18,19 +19,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define URI_MAX 4096
-
-/* The namespace of the room the upgrading request names, or NULL with *status and *why set. */
-static struct ns *upgrade_target(struct lws *wsi, char *uri, struct route *rt, int *status,
-                                 const char **why) {
-    *status = 404;
-    *why = "no room at this path";
-    if (lws_hdr_copy(wsi, uri, URI_MAX, WSI_TOKEN_GET_URI) <= 0) {
+/* The namespace of the room the upgrading request names (its decoded path in uri), or NULL with
+ * *status and *why set. */
+static struct ns *upgrade_target(struct lws *wsi, char uri[ROUTE_PATH_MAX], struct route *rt,
+                                 int *status, const char **why) {
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
         *status = 405;
         *why = "a WebSocket opens with GET";
         return NULL;
     }
-    route_parse(uri, strlen(uri), rt);
+    if ((*status = http_route(wsi, uri, rt, why)) != 0)
+        return NULL;
+    *status = 404;
+    *why = "no room at this path";
     struct ns *ns =
         rt->kind == ROUTE_ROOM || rt->kind == ROUTE_BAD ? ns_find(rt->ns, rt->ns_len) : NULL;
     if (ns && rt->kind == ROUTE_BAD) {
@@ -42,7 +43,7 @@ static struct ns *upgrade_target(struct lws *wsi, char *uri, struct route *rt, i
 }
 
 int ws_confirm_upgrade(struct lws *wsi) {
-    char uri[URI_MAX], refusal[128];
+    char uri[ROUTE_PATH_MAX], refusal[128];
     struct route rt;
     int status;
     const char *why;
@@ -67,7 +68,7 @@ int ws_confirm_upgrade(struct lws *wsi) {
 }
 
 int ws_on_established(struct lws *wsi, struct session *s) {
-    char uri[URI_MAX];
+    char uri[ROUTE_PATH_MAX];
     struct route rt;
     int status;
     const char *why;
@@ -76,6 +77,7 @@ int ws_on_established(struct lws *wsi, struct session *s) {
     memset(s, 0, sizeof *s);
     s->wsi = wsi;
     struct ns *ns = upgrade_target(wsi, uri, &rt, &status, &why);
+    raw_target_forget(lws_get_socket_fd(wsi)); /* a WebSocket now: no request line comes again */
     struct request *join_req =
         ns ? http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri), rt.rest_len)
            : NULL;

@@ -13,7 +13,7 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_G
        -I"$root/base" -I"$root/server" -I"$root/rooms" -I"$root/lua" $(pkg-config --cflags luajit jansson))
 mkdir -p out
 build() { clang "${flags[@]}" -o "out/$1" "$1.c" "${@:2}"; }
-build fuzz_route "$root/server/route.c"
+build fuzz_route "$root/server/route.c" "$root/base/percent.c"
 build fuzz_ljson "$root/base/utf8.c" "$root/lua/ljson.c" "$root/lua/ljson_decode.c" "$root/lua/ljson_encode.c" $(pkg-config --libs luajit jansson) -lm
 build fuzz_lpat "$root/lua/lpat.c"
 # fuzz_server compiles server/server.c in and links roomd's own libraries, built here by clang

@@ -4,6 +4,7 @@ Contract: docs/http-contract.md, "Rooms and URLs"."""
 
 import asyncio
 import http.client
+import json
 import unittest
 
 from harness import ServerTestCase, unique, ws_refused_status
@@ -87,18 +88,17 @@ class RoutingTest(ServerTestCase):
                 with self.subTest(path=path):
                     self.assertJsonError(self.server.get(path), 400, path)
 
-    # libwebsockets percent-decodes the path before roomd sees it (README, "Known
-    # deviations"): an encoded slash is a separator, CR/LF end the path, NUL drops the
-    # connection, a malformed escape gets lws's own 403. These tests pin what roomd does
-    # with that: no room gets state it should not, and the server keeps serving.
+    # roomd routes from the request-target as sent (server/raw_target.h): a URL reaches the
+    # room it names, or gets 400. (A NUL in the path still makes libwebsockets drop the
+    # connection, and a malformed escape gets its own 403, before roomd sees the request.)
 
-    def test_encoded_slash_is_a_separator(self):
+    def test_encoded_slash_in_an_id_is_400(self):
         tail = unique()
         self.server.post("/counter/a-" + tail)
         for path in ("/counter/a-%s%%2Fb" % tail, "/counter/a-%s%%2fb" % tail):
             with self.subTest(path=path):
-                self.assertJsonError(self.server.get(path), 404, path)
-                self.assertJsonError(self.server.post(path), 404, path)
+                self.assertJsonError(self.server.get(path), 400, path)
+                self.assertJsonError(self.server.post(path), 400, path)
         res = self.server.get("/counter/a-" + tail)
         self.assertEqual(res.json, {"value": 1}, "a refused POST must not reach room a-<id>")
 
@@ -108,12 +108,44 @@ class RoutingTest(ServerTestCase):
             with self.subTest(enc=enc):
                 try:
                     res = self.server.post("/counter/c-%s%sb" % (tail, enc))
-                    self.assertNotEqual(res.status, 500)
+                    self.assertJsonError(res, 400, enc)
                 except AssertionError as e:  # lws drops a request with a NUL in its path
                     self.assertIn("closed the connection without an answer", str(e))
-        # the POSTs that were cut at CR/LF reached room c-<tail>; none reached another room
-        self.assertEqual(self.server.get("/counter/c-%sb" % tail).json, {"value": 0})
+        self.assertEqual(self.server.get("/counter/c-%s" % tail).json, {"value": 0})
         self.assertEqual(self.server.get("/healthz").status, 200)
+
+    def test_a_url_reaches_the_room_it_names(self):
+        tail = unique()
+        # each of these names a room other than "t-<tail>" (or none): never that room
+        for path in ("/echo/t-%s;x" % tail, "/echo/t-%s;x/rest" % tail, "/echo/t-%s+x" % tail,
+                     "/echo/x/../t-%s" % tail, "/echo/./t-%s" % tail,
+                     "/echo/t-%s%%2E" % tail, "/echo/%%2E%%2E/t-%s" % tail):
+            with self.subTest(path=path):
+                res = self.server.get(path)
+                if res.status == 200:
+                    self.assertNotEqual(res.json["room"]["id"], "t-" + tail, path)
+        self.assertEqual(self.echo("/echo/t-%s;x" % tail)["room"]["id"], "t-%s;x" % tail)
+        self.assertEqual(self.echo("/echo/t-%s+x" % tail)["room"]["id"], "t-%s+x" % tail)
+        info = self.echo("/echo/x-%s/../y" % tail)
+        self.assertEqual((info["room"]["id"], info["rest"]), ("x-" + tail, "../y"))
+        for path in ("//echo/t-%s" % tail, "/echo//t-%s" % tail):
+            with self.subTest(path=path):
+                self.assertIn(self.server.get(path).status, (400, 404), path)
+
+    def test_the_second_request_of_a_connection_is_routed_as_sent(self):
+        tail = unique()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            for path, room in (("/echo/k-%s" % tail, "k-" + tail),
+                               ("/echo/k-%s/../z" % tail, "k-" + tail),
+                               ("/echo/k-%s;q" % tail, "k-%s;q" % tail)):
+                conn.request("GET", path)
+                res = conn.getresponse()
+                body = res.read()
+                self.assertEqual(res.status, 200, body)
+                self.assertEqual(json.loads(body)["room"]["id"], room, path)
+        finally:
+            conn.close()
 
     def test_bad_percent_encoding_is_refused(self):
         for path in ("/counter/a%zz", "/counter/a%4", "/counter/%", "/echo/a%G0b"):

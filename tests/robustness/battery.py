@@ -31,28 +31,10 @@ from harness import (LogOnFailure, RawWebSocket, Server, encode_frame, http_requ
                      is_sanitized, parse_frame, redis_call, sanitizer_reports, unique,
                      upgrade_request, wait_until, within_budget)
 
-ROUTING = "issue 11 #8: route from the raw request target (libwebsockets decodes and collapses it)"
 LENIENCY = "issue 11 leniency: %s"
 NEW = "found by the battery, no fix yet: %s"
 
 EXPECTED_TO_FAIL = {
-    # path tricks that reach room "canary" from another target
-    "paths.semicolon": ROUTING,
-    "paths.lf": ROUTING,
-    "paths.cr": ROUTING,
-    "paths.crlf_header": ROUTING,
-    "paths.trailing_2f": ROUTING,
-    "paths.double_slash_first": ROUTING,
-    "paths.double_slash_id": ROUTING,
-    "paths.dotdot": ROUTING,
-    "paths.dotdot_encoded": ROUTING,
-    "paths.dotdot_namespace": ROUTING,
-    "paths.dot": ROUTING,
-    "paths.trailing_dot": ROUTING,
-    "paths.keepalive_second_lf": ROUTING,
-    "paths.keepalive_second_dotdot": ROUTING,
-    "paths.ws_join_dotdot": ROUTING,
-    "ids.crlf_redis_inline": ROUTING,
     # protocol leniency
     "protocol.unknown_method": LENIENCY % "unknown methods (answered by libwebsockets' HTML 403)",
     "protocol.lowercase_post": LENIENCY % "lowercase methods",

@@ -2,6 +2,7 @@
  * static file, bad room id), the namespace and room id rules, and that the ns, id and rest
  * pieces point exactly into the caller's path. */
 #include "check.h"
+#include "percent.h"
 #include "route.h"
 
 #include <string.h>
@@ -158,7 +159,64 @@ static void test_static_paths(void) {
     expect_static(__LINE__, "x", 1);
 }
 
+/* A raw target's room: its decoded ns, id and rest. */
+static void expect_target(int line, const char *target, const char *ns, const char *id,
+                          const char *rest) {
+    char path[ROUTE_PATH_MAX];
+    struct route rt;
+    route_parse_target(target, strlen(target), path, &rt);
+    bool ok = rt.kind == ROUTE_ROOM && rt.ns_len == strlen(ns) && !memcmp(rt.ns, ns, rt.ns_len) &&
+              rt.id_len == strlen(id) && !memcmp(rt.id, id, rt.id_len) &&
+              rt.rest_len == strlen(rest) && !memcmp(rt.rest, rest, rt.rest_len);
+    check_report(ok, line, target, "kind %d, ns '%.*s' id '%.*s' rest '%.*s'", rt.kind,
+                 (int)rt.ns_len, rt.ns ? rt.ns : "", (int)rt.id_len, rt.id ? rt.id : "",
+                 (int)rt.rest_len, rt.rest ? rt.rest : "");
+}
+
+static void expect_target_kind(int line, const char *target, enum route_kind kind) {
+    char path[ROUTE_PATH_MAX];
+    struct route rt;
+    route_parse_target(target, strlen(target), path, &rt);
+    check_report(rt.kind == kind, line, target, "kind %d, want %d", rt.kind, kind);
+}
+
+static void test_raw_targets(void) {
+    expect_target(__LINE__, "/vote/berlin", "vote", "berlin", "");
+    expect_target(__LINE__, "/vote/berlin?x=1", "vote", "berlin", "");
+    expect_target(__LINE__, "/vote/a;b/c", "vote", "a;b", "c"); /* ';' is a byte of the id */
+    expect_target(__LINE__, "/vote/pl+x", "vote", "pl+x", "");  /* '+' is a plus */
+    expect_target(__LINE__, "/vote/a%20b/x%2Fy", "vote", "a b", "x/y");
+    expect_target(__LINE__, "/vote/x/../canary", "vote", "x", "../canary"); /* nothing folds */
+    expect_target(__LINE__, "/vote/%2E%2E", "vote", "..", "");
+    expect_target(__LINE__, "/%76ote/a", "vote", "a", "");
+    expect_target(__LINE__, "/vote/a/", "vote", "a", "");
+    expect_target_kind(__LINE__, "/vote/a%2Fb", ROUTE_BAD);
+    expect_target_kind(__LINE__, "/vote/a%0Ab", ROUTE_BAD);
+    expect_target_kind(__LINE__, "/vote/a/b%0D", ROUTE_BAD); /* control bytes in the rest too */
+    expect_target_kind(__LINE__, "/vote//canary", ROUTE_BAD);
+    expect_target_kind(__LINE__, "/vote/a%zz", ROUTE_BAD);
+    expect_target_kind(__LINE__, "/vote/a%4", ROUTE_BAD);
+    expect_target_kind(__LINE__, "//vote/canary", ROUTE_STATIC);
+    expect_target_kind(__LINE__, "/Vote/a", ROUTE_STATIC);
+    expect_target_kind(__LINE__, "http://h/vote/a", ROUTE_STATIC);
+    expect_target_kind(__LINE__, "/healthz?x", ROUTE_HEALTH);
+    expect_target_kind(__LINE__, "/healthz/", ROUTE_BAD); /* an empty id: 404 if no such ns */
+}
+
+static void test_percent_decode(void) {
+    char out[8];
+    CHECK_INT(percent_decode("a%41+", 5, out, sizeof out), 3);
+    CHECK_STR(out, "aA+");
+    CHECK_INT(percent_decode("%4", 2, out, sizeof out), -1);
+    CHECK_INT(percent_decode("%g0", 3, out, sizeof out), -1);
+    CHECK_INT(percent_decode("12345678", 8, out, sizeof out), -1); /* no room for the NUL */
+    CHECK_INT(percent_decode("%00", 3, out, sizeof out), 1);
+    CHECK_INT(out[0], 0);
+}
+
 int main(void) {
+    test_raw_targets();
+    test_percent_decode();
     test_health();
     test_rooms();
     test_ns_syntax();
