@@ -238,6 +238,10 @@ bool store_connected(void) {
     return st.connected;
 }
 
+int store_socket(void) {
+    return st.ac ? st.ac->c.fd : -1;
+}
+
 uint64_t store_reconnects(void) {
     return st.reconnects;
 }

@@ -41,6 +41,8 @@ int store_start(struct lws_context *context, struct lws_vhost *vh, const struct 
 bool store_started(void);
 
 bool store_connected(void);
+/* The Redis connection's socket, -1 when there is none (server/wire.c leaves it alone). */
+int store_socket(void);
 
 /* Connections to Redis made after the first one (each after a lost connection). */
 uint64_t store_reconnects(void);

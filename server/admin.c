@@ -22,6 +22,7 @@
 #include "store.h"
 #include "usage_api.h"
 #include "utf8.h"
+#include "wire.h"
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -738,6 +739,10 @@ static void on_body_done(struct lws *wsi, struct admin_session *s) {
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
     struct admin_session *s = user;
+    if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION) {
+        wire_forget((int)(intptr_t)in); /* a roomd connection's fd, reused: not looked at here */
+        return 0;
+    }
     if (reason == LWS_CALLBACK_HTTP)
         return on_request(wsi, s, in);
     if (reason == LWS_CALLBACK_HTTP_WRITEABLE)

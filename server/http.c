@@ -11,13 +11,13 @@
 #include "metrics.h"
 #include "ns.h"
 #include "pipeline.h"
-#include "raw_target.h"
 #include "request.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
 #include "static.h"
 #include "token.h"
+#include "wire.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -230,7 +230,7 @@ static int finish_transaction(struct session *s) {
     bool pipelined = pipeline_idle(&s->pipeline_slot);
     if (s->close_after || pipelined)
         return -1;
-    raw_target_expect(lws_get_socket_fd(s->wsi)); /* the next request on this connection */
+    wire_expect_request(lws_get_socket_fd(s->wsi)); /* the next request on this connection */
     return lws_http_transaction_completed(s->wsi) ? -1 : 0;
 }
 
@@ -431,7 +431,7 @@ static int room_request(struct lws *wsi, struct session *s, const struct route *
 int http_route(struct lws *wsi, char *path, struct route *rt, const char **why) {
     size_t len;
     int too_long;
-    const char *target = raw_target_of(lws_get_socket_fd(wsi), &len, &too_long);
+    const char *target = wire_request_target(lws_get_socket_fd(wsi), &len, &too_long);
     if (!target) {
         *why = too_long ? "request line too long" : "request line not seen";
         return too_long ? 414 : 400;
@@ -465,7 +465,7 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     char decoded[ROUTE_PATH_MAX];
     const char *why;
     int status = http_route(wsi, decoded, &rt, &why);
-    raw_target_forget(lws_get_socket_fd(wsi));
+    wire_forget(lws_get_socket_fd(wsi));
     if (status)
         return reply_error(s, status, why);
     s->ns = rt.kind == ROUTE_ROOM || rt.kind == ROUTE_BAD ? ns_find(rt.ns, rt.ns_len) : NULL;
@@ -567,7 +567,7 @@ int http_on_body_done(struct session *s) {
 int http_on_file_done(struct session *s) {
     if (pipeline_idle(&s->pipeline_slot))
         return -1;
-    raw_target_expect(lws_get_socket_fd(s->wsi));
+    wire_expect_request(lws_get_socket_fd(s->wsi));
     return lws_http_transaction_completed(s->wsi) ? -1 : 0;
 }
 

@@ -15,7 +15,6 @@
 #include "log.h"
 #include "ns.h"
 #include "pipeline.h"
-#include "raw_target.h"
 #include "redis_child.h"
 #include "registry.h"
 #include "session.h"
@@ -23,6 +22,7 @@
 #include "token.h"
 #include "usage_store.h"
 #include "watch.h"
+#include "wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,7 +66,7 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
     struct session *s = user;
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: /* accepted: its first bytes start a request */
-        raw_target_expect((int)(intptr_t)in);
+        wire_expect_request((int)(intptr_t)in);
         return 0;
     case LWS_CALLBACK_HTTP:
         return http_on_request(wsi, s, in);

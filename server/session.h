@@ -34,6 +34,7 @@ struct session {
     size_t id_len;
     bool close_after;       /* the body was not read: close instead of keeping alive */
     bool counted;           /* counted in server.http_pending */
+    bool peer_closed;       /* WebSocket: the peer sent its close frame; nothing after counts */
     unsigned pipeline_slot; /* watched by pipeline.c while an answer is owed */
 
     struct conn *conn;  /* WebSocket */
@@ -42,7 +43,7 @@ struct session {
 
 /* http.c */
 struct route;
-/* Routes wsi's request from its raw request-target (raw_target.h); its decoded path goes into
+/* Routes wsi's request from its raw request-target (wire.h); its decoded path goes into
  * path (ROUTE_PATH_MAX bytes). 0, or the status to refuse it with (400, 414) and why. */
 int http_route(struct lws *wsi, char *path, struct route *rt, const char **why);
 int http_on_request(struct lws *wsi, struct session *s, const char *path);

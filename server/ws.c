@@ -8,12 +8,12 @@
 #include "conn.h"
 #include "door.h"
 #include "ns.h"
-#include "raw_target.h"
 #include "request.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
 #include "token.h"
+#include "wire.h"
 
 #include <libwebsockets.h>
 #include <stdlib.h>
@@ -77,7 +77,7 @@ int ws_on_established(struct lws *wsi, struct session *s) {
     memset(s, 0, sizeof *s);
     s->wsi = wsi;
     struct ns *ns = upgrade_target(wsi, uri, &rt, &status, &why);
-    raw_target_forget(lws_get_socket_fd(wsi)); /* a WebSocket now: no request line comes again */
+    wire_watch_frames(lws_get_socket_fd(wsi), wsi); /* a WebSocket now: frames come */
     struct request *join_req =
         ns ? http_new_request(wsi, "GET", uri, strlen(uri), (size_t)(rt.rest - uri), rt.rest_len)
            : NULL;
@@ -96,12 +96,20 @@ int ws_on_established(struct lws *wsi, struct session *s) {
 int ws_on_receive(struct session *s, const void *in, size_t len) {
     if (!s->conn)
         return -1;
+    if (s->peer_closed) /* RFC 6455 5.5.1: no data frame follows a close frame */
+        return 0;
     bool final = lws_is_final_fragment(s->wsi) && !lws_remaining_packet_payload(s->wsi);
     door_receive(s->conn, in, len, final, lws_frame_is_binary(s->wsi), clock_ms());
     return 0;
 }
 
 int ws_on_writable(struct session *s) {
+    if (wire_frames_broken(lws_get_socket_fd(s->wsi))) { /* RFC 6455 5.1 */
+        lws_close_reason(s->wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+                         (unsigned char *)"client frames must be masked", 28);
+        s->close_code = 1002;
+        return -1;
+    }
     return s->conn ? conn_on_writable(s->conn) : 0;
 }
 
@@ -114,6 +122,13 @@ static bool close_code_valid(int code) {
 
 int ws_on_peer_close(struct lws *wsi, struct session *s, const void *in, size_t len) {
     const unsigned char *p = in;
+    s->peer_closed = true;
+    if (len == 1) { /* RFC 6455 5.5.1: a close body starts with a 2-byte code */
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"invalid close frame",
+                         19);
+        s->close_code = 1002;
+        return -1;
+    }
     if (len < 2)
         return 0;
     s->close_code = (p[0] << 8) | p[1];

@@ -26,7 +26,7 @@ static struct lws_vhost *fuzz_vh;
 
 /* Hands fd to roomd as an accepted connection (lws's listener adopts this way). */
 static int fuzz_adopt(int fd) {
-    raw_target_expect(
+    wire_expect_request(
         fd); /* what roomd's listener does on LWS_CALLBACK_FILTER_NETWORK_CONNECTION */
     return lws_adopt_socket_vhost(fuzz_vh, fd) ? 0 : -1;
 }

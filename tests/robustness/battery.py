@@ -31,29 +31,9 @@ from harness import (LogOnFailure, RawWebSocket, Server, encode_frame, http_requ
                      is_sanitized, parse_frame, redis_call, sanitizer_reports, unique,
                      upgrade_request, wait_until, within_budget)
 
-LENIENCY = "issue 11 leniency: %s"
-NEW = "found by the battery, no fix yet: %s"
-
-EXPECTED_TO_FAIL = {
-    # protocol leniency
-    "protocol.unknown_method": LENIENCY % "unknown methods (answered by libwebsockets' HTML 403)",
-    "protocol.lowercase_post": LENIENCY % "lowercase methods",
-    "protocol.lowercase_get": LENIENCY % "lowercase methods",
-    "protocol.mixed_case_post": LENIENCY % "lowercase methods",
-    "ws.unmasked_vote": LENIENCY % "unmasked client frames",
-    "protocol.unmasked_text": LENIENCY % "unmasked client frames",
-    "protocol.close_one_byte": NEW % "a close frame with a 1-byte payload is echoed (RFC 6455 5.5.1: "
-                                     "a body starts with a 2-byte code; answer 1002)",
-    "protocol.close_1000_then_vote": NEW % "a data frame after the peer's close frame is taken as "
-                                           "a message",
-    "protocol.close_empty_then_vote": NEW % "a data frame after the peer's close frame is taken "
-                                            "as a message",
-    "protocol.close_1005": NEW % "a data frame after a close frame with code 1005 is taken as a "
-                             "message (the 1002 answer comes after it)",
-    # found here
-    "http.space_before_colon": NEW % "'Content-Length : 0' is taken (RFC 9112 5.1: answer 400)",
-    "http.connect_closed": NEW % "CONNECT is neither answered nor closed (held for good)",
-}
+# The cases that fail today, by name, each with the issue case whose fix makes it pass (none
+# now); e.g. "http.some_case": "issue N #M: what is wrong".
+EXPECTED_TO_FAIL = {}
 
 # BATTERY_STRICT=1 runs the expected failures as ordinary cases, to see how each fails.
 STRICT = os.environ.get("BATTERY_STRICT") == "1"
