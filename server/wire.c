@@ -127,6 +127,30 @@ static const char *method_refusal(const char *method, size_t len, const char **e
     return "501 Not Implemented";
 }
 
+static int hex_value(char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Why lws could not take the request-target target[0..len) (it would answer its HTML 403 or
+ * drop the connection), or NULL: a malformed escape, or an escaped NUL, CR or LF. */
+static const char *target_refusal(const char *target, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        if (target[i] != '%')
+            continue;
+        int hi = i + 2 < len ? hex_value(target[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(target[i + 2]) : -1;
+        if (lo < 0)
+            return "a %-escape in the URL is not two hex digits";
+        int c = hi << 4 | lo;
+        if (c == 0 || c == '\r' || c == '\n')
+            return "the URL holds an escaped NUL, CR or LF";
+    }
+    return NULL;
+}
+
 /* Answers fd with status and {"error": error} (the connection closes after it) and stops
  * looking at it. */
 static void refuse(int fd, const char *status, const char *error) {
@@ -203,6 +227,14 @@ static bool take_head(int fd, struct slot *s, const char *buf, size_t n) {
         if (!eol)
             return true;
         s->state = SLOT_HEADERS;
+        size_t target_len;
+        int too_long;
+        const char *target = wire_request_target(fd, &target_len, &too_long);
+        const char *bad = target ? target_refusal(target, target_len) : NULL;
+        if (bad) {
+            refuse(fd, "400 Bad Request", bad);
+            return false;
+        }
         s->line_start = true;
         buf = eol + 1;
         n -= part + 1;

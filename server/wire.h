@@ -9,9 +9,10 @@
  *   kept (route_parse_target). Each request's first read starts at its request line, since
  *   pipelined requests are not served (pipeline.h).
  * - A request line whose method roomd does not serve (an unknown or lowercase one, CONNECT,
- *   bytes that are no request line), or a header with whitespace before its colon (RFC 9112
- *   5.1), is answered there with a JSON error and the connection closed, where lws would send
- *   its HTML 403 page, hold the connection, or take the header.
+ *   bytes that are no request line), whose URL has a malformed escape or an escaped NUL, CR or
+ *   LF, or a header with whitespace before its colon (RFC 9112 5.1), is answered there with a
+ *   JSON error and the connection closed, where lws would send its HTML 403 page, drop or hold
+ *   the connection, or take the header.
  * - A WebSocket frame from the client that is not masked (RFC 6455 5.1) marks the connection
  *   broken: nothing more of it reaches lws, and the connection is closed with 1002. (Frames in
  *   the same read as the upgrade request, before the 101 answer, are not looked at.) */
