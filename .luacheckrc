@@ -2,9 +2,9 @@
 std = "luajit"
 max_line_length = 120
 
--- Room scripts run in roomd's sandbox, which provides `json`.
-files["demos"] = { read_globals = { "json", "now_ms" } }
-files["tests/lua"] = { read_globals = { "json", "now_ms" } }
+-- Room scripts run in roomd's sandbox, which provides `json`, `now_ms` and `rooms`.
+files["demos"] = { read_globals = { "json", "now_ms", "rooms" } }
+files["tests/lua"] = { read_globals = { "json", "now_ms", "rooms" } }
 
 -- wrk scripts define request() for wrk and read its `wrk` table.
 files["tests/bench"] = { globals = { "request" }, read_globals = { "wrk" } }

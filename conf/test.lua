@@ -47,5 +47,7 @@ return {
         alarmy = { script = "../tests/lua/alarmy.lua" }, -- test_alarms, test_eviction
         runaway = { script = "../tests/lua/runaway.lua" }, -- test_containment
         hostile = { script = "../tests/lua/hostile.lua" }, -- test_hostile: scripts that attack roomd
+        calls = { script = "../tests/lua/calls.lua" }, -- test_calls: rooms calling rooms
+        calls2 = { script = "../tests/lua/calls.lua" },
     },
 }

@@ -38,6 +38,7 @@ struct lvm {
     int handlers_ref;      /* table the script returned, LUA_NOREF before the first load */
     int env_ref;           /* the sandbox environment */
     int turn_ref;          /* the trampoline every turn starts in */
+    struct lvm_turn *turn; /* the turn being run or resumed: what build and finish act for */
     int cpu_ms;            /* CPU bound per turn, 0: none */
     long long deadline_ns; /* the running turn's, 0 between turns */
     char *stack_base;      /* the C stack where the running turn (or load) began, or NULL */
@@ -192,18 +193,18 @@ bool lvm_take_memory_limit_hit(struct lvm *vm) {
 }
 
 /* The trampoline: build the handler's call, make it from Lua (so the handler may yield), hand
- * the results to finish. build and finish are the C dispatchers below. Nothing in roomd yields
- * yet: the path is kept for operations that wait (a call to another room, an outbound HTTP
- * request), and tests/unit/test_lvm.c drives it with a C function that yields. */
+ * the results to finish. build and finish are the C dispatchers below; they act for the VM's
+ * current turn (vm->turn), not one the trampoline holds, so a turn that waited (a call to
+ * another room) may be resumed from a copy of its struct kept elsewhere. */
 static const char trampoline[] = "local build, finish = ...\n"
-                                 "local function run(t, handler, ...)\n"
-                                 "  if handler then return finish(t, handler(...)) end\n"
-                                 "  return finish(t)\n"
+                                 "local function run(handler, ...)\n"
+                                 "  if handler then return finish(handler(...)) end\n"
+                                 "  return finish()\n"
                                  "end\n"
-                                 "return function(t) return run(t, build(t)) end\n";
+                                 "return function() return run(build()) end\n";
 
 static int dispatch_build(lua_State *L) {
-    struct lvm_turn *t = lua_touserdata(L, 1);
+    struct lvm_turn *t = vm_of(L)->turn;
     int base = lua_gettop(L);
     t->build(L, t);
     t->handled = lua_gettop(L) > base;
@@ -211,8 +212,8 @@ static int dispatch_build(lua_State *L) {
 }
 
 static int dispatch_finish(lua_State *L) {
-    struct lvm_turn *t = lua_touserdata(L, 1);
-    t->finish(L, t, lua_gettop(L) - 1);
+    struct lvm_turn *t = vm_of(L)->turn;
+    t->finish(L, t, lua_gettop(L));
     return 0;
 }
 
@@ -554,10 +555,14 @@ static int trace(lua_State *L) {
     return 0;
 }
 
-enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, size_t errlen) {
+enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, struct lvm_turn *t, int nargs, char *err,
+                           size_t errlen) {
+    struct lvm_turn *outer = vm->turn; /* a turn of another room may be resumed from within one */
+    vm->turn = t;
     begin_bounds(vm, __builtin_frame_address(0));
     int status = lua_resume(co, nargs);
     end_bounds(vm);
+    vm->turn = outer;
     if (status == 0)
         return LVM_DONE;
     if (status == LUA_YIELD)
@@ -591,9 +596,8 @@ enum lvm_result lvm_run(struct lvm *vm, lua_State *co, struct lvm_turn *t, char 
     collect_near_limit(vm);
     lua_settop(co, 0);
     lua_rawgeti(co, LUA_REGISTRYINDEX, vm->turn_ref);
-    lua_pushlightuserdata(co, t);
     t->handled = false;
-    return lvm_resume(vm, co, 1, err, errlen);
+    return lvm_resume(vm, co, t, 0, err, errlen);
 }
 
 struct new_thread_args {
@@ -646,6 +650,33 @@ void lvm_return_thread(struct lvm *vm, lua_State *co, int ref) {
 
 size_t lvm_memory(const struct lvm *vm) {
     return vm->used;
+}
+
+struct set_global_args {
+    struct lvm *vm;
+    const char *name;
+};
+
+static int set_global(lua_State *L) {
+    struct set_global_args *a = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->vm->env_ref);
+    lua_pushstring(L, a->name);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, -3);
+    return 0;
+}
+
+int lvm_set_global(struct lvm *vm, const char *name) {
+    lua_State *L = vm->L;
+    struct set_global_args a = {vm, name};
+    lua_pushcfunction(L, set_global);
+    lua_insert(L, -2); /* set_global, value */
+    lua_pushlightuserdata(L, &a);
+    lua_insert(L, -2); /* set_global, &a, value */
+    int rc = lua_pcall(L, 2, 0, 0);
+    if (rc != 0)
+        lua_pop(L, 1);
+    return rc == 0 ? 0 : -1;
 }
 
 int lvm_json_depth(const struct lvm *vm) {

@@ -15,7 +15,7 @@ struct lvm;
 
 enum lvm_result {
     LVM_DONE,    /* the handler returned; its results are on the thread's stack */
-    LVM_YIELDED, /* the handler waits on an operation; resume it later (nothing yields yet) */
+    LVM_YIELDED, /* the handler waits on an operation (a call to another room); resume it later */
     LVM_FAILED,  /* the handler raised; the thread is dead, err holds message and traceback */
 };
 
@@ -83,9 +83,15 @@ void lvm_return_thread(struct lvm *vm, lua_State *co, int ref);
  * false when the script has no such handler. */
 bool lvm_push_handler(struct lvm *vm, lua_State *co, const char *name);
 
-/* Resumes co, suspended in a turn, with nargs values on its stack. On LVM_FAILED the message
- * and a traceback are in err. Never raises. The one function that resumes coroutines. */
-enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, int nargs, char *err, size_t errlen);
+/* Resumes co, suspended in turn t (the struct build and finish act for from now on: it may be a
+ * copy of the one the turn started with), with nargs values on its stack. On LVM_FAILED the
+ * message and a traceback are in err. Never raises. The one function that resumes coroutines. */
+enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, struct lvm_turn *t, int nargs, char *err,
+                           size_t errlen);
+
+/* Sets the sandbox's global name to the value on top of the VM's main stack (popped). 0, or -1
+ * on out-of-memory. */
+int lvm_set_global(struct lvm *vm, const char *name);
 
 /* Raises the Lua error fmt... (lua_pushfstring's formats), prefixed with "file:line: " of the
  * innermost frame of the room script on L's stack: unlike luaL_error's level 1, right also when

@@ -1,9 +1,10 @@
-/* gate: the output gate. What a turn sends (frames, closes, HTTP responses)
+/* gate: the output gate. What a turn sends (frames, closes, HTTP responses, rooms.send)
  * is held in its room, in order, until the turn's writes are stored; then
  * it is released, or dropped (responses fail with 503) when storing failed.
  * Held frames count against their socket's send bounds as if queued. */
 #include "gate.h"
 
+#include "call.h"
 #include "conn_internal.h"
 #include "outbuf.h"
 #include "request.h"
@@ -44,6 +45,10 @@ void gate_close(struct room *r, struct conn *c, int code, const char *reason) {
     }
 }
 
+bool gate_post_send(struct room *r, struct call *c) {
+    return hold(r, (struct held){.send = c});
+}
+
 void gate_respond(struct room *r, struct request *req) {
     if (!hold(r, (struct held){.req = req}))
         req->on_done(req); /* out of memory: answer now rather than never */
@@ -53,7 +58,9 @@ void gate_respond(struct room *r, struct request *req) {
 void gate_release(struct room *r, bool stored) {
     for (size_t i = 0; i < r->n_held; i++) {
         struct held *h = &r->held[i];
-        if (h->req) {
+        if (h->send) {
+            call_release_send(h->send, stored);
+        } else if (h->req) {
             if (!stored && h->req->status != 500) /* a failed handler's 500 stays */
                 request_fail(h->req, 503,
                              "storage unavailable: the change may not have been stored");

@@ -20,6 +20,11 @@ void gate_close(struct room *r, struct conn *c, int code, const char *reason);
 /* Holds an HTTP response (req->on_done is called on release). */
 void gate_respond(struct room *r, struct request *req);
 
+/* Holds a rooms.send (rooms/call.h), posted to its target on release if stored. False on
+ * out-of-memory. */
+struct call;
+bool gate_post_send(struct room *r, struct call *c);
+
 /* Lets the held output go in order (stored), or drops it, failing held responses with 503
  * (a 500 from a failed handler stays a 500). */
 void gate_release(struct room *r, bool stored);

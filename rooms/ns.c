@@ -1,6 +1,7 @@
 /* ns: one room script in one VM; see ns.h. */
 #include "ns_internal.h"
 
+#include "call.h"
 #include "clock.h"
 #include "ljson.h"
 #include "lvm.h"
@@ -97,7 +98,7 @@ static int build_vm(const struct ns *ns, struct vm_parts *parts, char *err, size
     }
     lvm_set_cpu_limit(parts->vm, limits->turn_cpu_ms);
     if (storage_lua_open(parts->vm, &parts->storage_ctor_ref, err, errlen) == 0 &&
-        lvm_load(parts->vm, ns->script, err, errlen) == 0)
+        call_open(parts->vm, err, errlen) == 0 && lvm_load(parts->vm, ns->script, err, errlen) == 0)
         return 0;
 fail:
     lvm_free(parts->vm);

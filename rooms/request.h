@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct call;
 struct request;
 typedef void request_done_fn(struct request *req);
 
@@ -40,6 +41,7 @@ struct request {
 
     request_done_fn *on_done; /* NULL for a WebSocket's opening request */
     void *owner;              /* the server's session, or NULL once abandoned */
+    struct call *call;        /* another room's call (rooms/call.h): body is its value's JSON */
 };
 
 /* Sets a JSON {"error": msg} response with status. */

@@ -15,6 +15,7 @@
 #include "room_internal.h"
 
 #include "alarm.h"
+#include "call.h"
 #include "clock.h"
 #include "conn_internal.h"
 #include "counters.h"
@@ -49,7 +50,23 @@ struct turn {
     bool discard;
     char reason[124];
     char bad_message[160]; /* a message that could not be decoded */
+    char error[200];       /* the first line of the handler's error, for a call's caller */
+    struct call *awaits;   /* the handler yielded waiting on this call (call.h) */
 };
+
+/* A turn that waits on a call: its struct (the one build and finish now act for), kept until
+ * the answer resumes it. Its event is kept with it. */
+struct waiting {
+    struct turn turn;
+};
+
+/* The turn running now (turns of different rooms do not nest, but a rooms.send's target or a
+ * resumed turn may run while another room's code is on the C stack). */
+static struct {
+    struct room *room;
+    struct turn *turn;
+    struct call *awaits; /* set by room_await during the run */
+} running;
 
 static void set_tag(struct room *r) {
     size_t n = (size_t)snprintf(r->tag, sizeof r->tag, "%s:", r->ns->name);
@@ -71,8 +88,9 @@ static const unsigned allowed[] = {
     [ROOM_COLD] = TO(ROOM_LOADING),
     [ROOM_LOADING] = TO(ROOM_LOADED) | TO(ROOM_COLD),
     [ROOM_LOADED] = TO(ROOM_READY) | TO(ROOM_COMMITTING) | TO(ROOM_COLD),
-    [ROOM_READY] = TO(ROOM_COMMITTING) | TO(ROOM_COLD),
+    [ROOM_READY] = TO(ROOM_COMMITTING) | TO(ROOM_COLD) | TO(ROOM_WAITING),
     [ROOM_COMMITTING] = TO(ROOM_READY) | TO(ROOM_LOADED) | TO(ROOM_COLD),
+    [ROOM_WAITING] = TO(ROOM_READY) | TO(ROOM_COLD),
 };
 #undef TO
 
@@ -148,6 +166,47 @@ static void build_alarm(lua_State *co, struct turn *t) {
     lua_setfield(co, -2, "retry_count");
 }
 
+/* Another room's call: the handler gets (room, value, {ns =, id =} of the caller). Stack after:
+ * handler, self, value, from; or nothing. */
+static void build_call(lua_State *co, struct turn *t) {
+    struct room *r = t->room;
+    struct request *req = t->ev->req;
+    char err[160];
+    if (!lvm_push_handler(r->ns->vm, co, "call"))
+        return;
+    lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
+    if (ljson_decode(co, req->body, req->body_len, r->ns->limits->json_depth, err, sizeof err))
+        lvm_error(co, "a call's value: %s", err);
+    size_t len;
+    const char *id = call_from_id(req, &len);
+    lua_createtable(co, 0, 2);
+    lua_pushstring(co, call_from_ns(req));
+    lua_setfield(co, -2, "ns");
+    lua_pushlstring(co, id, len);
+    lua_setfield(co, -2, "id");
+}
+
+/* A call handler's first result, as JSON, is the call's answer. */
+static void finish_call(lua_State *co, struct turn *t, int nres) {
+    struct request *req = t->ev->req;
+    if (!t->base.handled) {
+        request_fail(req, 404, "the room has no call handler");
+        return;
+    }
+    char err[160];
+    size_t len;
+    if (nres == 0)
+        lua_pushnil(co);
+    char *json = ljson_encode(co, lua_gettop(co) - (nres ? nres - 1 : 0),
+                              t->room->ns->limits->json_depth, &len, err, sizeof err);
+    if (!json)
+        lvm_error(co, "the call handler's result cannot be sent as JSON: %s", err);
+    free(req->resp_body);
+    req->resp_body = json;
+    req->resp_len = len;
+    req->status = 200;
+}
+
 /* Stack after: handler, self, then the event's arguments; or nothing. */
 static void build(lua_State *co, struct lvm_turn *base) {
     struct turn *t = (struct turn *)base;
@@ -156,6 +215,10 @@ static void build(lua_State *co, struct lvm_turn *base) {
     int top = lua_gettop(co);
     if (ev && ev->kind == EVENT_ALARM) {
         build_alarm(co, t);
+        return;
+    }
+    if (ev && ev->kind == EVENT_REQUEST && ev->req->call) {
+        build_call(co, t);
         return;
     }
     if (!lvm_push_handler(r->ns->vm, co, handler_name(ev)))
@@ -189,7 +252,9 @@ static void finish(lua_State *co, struct lvm_turn *base, int nres) {
     struct turn *t = (struct turn *)base;
     if (!t->ev)
         return;
-    if (t->ev->kind == EVENT_REQUEST) {
+    if (t->ev->kind == EVENT_REQUEST && t->ev->req->call) {
+        finish_call(co, t, nres);
+    } else if (t->ev->kind == EVENT_REQUEST) {
         if (!base->handled) {
             request_fail(t->ev->req, 404, "this room does not serve HTTP requests");
             return;
@@ -265,27 +330,23 @@ static bool count_failure(struct ns *ns) {
     return cpu;
 }
 
-/* Runs t on a thread borrowed from the VM. A failed thread is dead and goes; a finished one
- * goes back to the VM's pool for the next turn of any room. */
-static enum lvm_result run_turn(struct room *r, struct turn *t) {
-    char err[4096];
-    if (!r->co && !(r->co = lvm_new_thread(r->ns->vm, &r->thread_ref))) {
-        log_error("[room %s] out of memory for a thread to run the turn on", r->tag);
-        r->ns->counters.turn_errors[TURN_MEMORY_LIMIT]++;
-        return LVM_FAILED;
-    }
-    long long started = clock_ns();
-    enum lvm_result res = lvm_run(r->ns->vm, r->co, &t->base, err, sizeof err);
+/* After a run or a resumption of t: counts it, and reports and drops a failed thread, or gives
+ * a finished one back to the VM's pool for the next turn of any room. A turn that yielded on a
+ * call (t->awaits) keeps its thread. */
+static enum lvm_result settle(struct room *r, struct turn *t, enum lvm_result res, char *err,
+                              size_t errlen, long long started) {
     long long ended = clock_ns();
-    r->ns->counters.turns++;
     counters_observe(&r->ns->counters.turn_time, (uint64_t)(ended - started));
     usage_turn(&r->usage, ended - started, ended / 1000000);
+    if (res == LVM_YIELDED && t->awaits)
+        return res;
     if (res == LVM_YIELDED) {
-        snprintf(err, sizeof err, "handler yielded outside a roomd call (coroutine.yield?)");
+        snprintf(err, errlen, "handler yielded outside a roomd call (coroutine.yield?)");
         res = LVM_FAILED;
     }
     if (res == LVM_FAILED) {
         log_error("[room %s] %s handler failed: %s", r->tag, handler_name(t->ev), err);
+        snprintf(t->error, sizeof t->error, "%.*s", (int)strcspn(err, "\n"), err);
         drop_thread(r);
         t->discard = count_failure(r->ns) || t->answering;
     } else {
@@ -294,6 +355,33 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
         r->co = NULL;
     }
     return res;
+}
+
+/* Runs t (nargs < 0), or resumes it with nargs values on its thread. */
+static enum lvm_result step(struct room *r, struct turn *t, int nargs) {
+    char err[4096];
+    __typeof__(running) outer = running;
+    running.room = r, running.turn = t, running.awaits = NULL;
+    long long started = clock_ns();
+    enum lvm_result res = nargs < 0
+                              ? lvm_run(r->ns->vm, r->co, &t->base, err, sizeof err)
+                              : lvm_resume(r->ns->vm, r->co, &t->base, nargs, err, sizeof err);
+    t->awaits = res == LVM_YIELDED ? running.awaits : NULL;
+    if (res != LVM_YIELDED && running.awaits)
+        call_forget_caller(running.awaits); /* yielded in the script's own coroutine, not ours */
+    running = outer;
+    return settle(r, t, res, err, sizeof err, started);
+}
+
+/* Runs t on a thread borrowed from the VM. */
+static enum lvm_result run_turn(struct room *r, struct turn *t) {
+    if (!r->co && !(r->co = lvm_new_thread(r->ns->vm, &r->thread_ref))) {
+        log_error("[room %s] out of memory for a thread to run the turn on", r->tag);
+        r->ns->counters.turn_errors[TURN_MEMORY_LIMIT]++;
+        return LVM_FAILED;
+    }
+    r->ns->counters.turns++;
+    return step(r, t, -1);
 }
 
 /* The alarm failed: it runs again when alarm_retry_at says, or is dropped. */
@@ -315,8 +403,9 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
     struct conn *c = ev->conn;
     switch (ev->kind) {
     case EVENT_REQUEST:
-        if (res == LVM_FAILED)
-            request_fail(ev->req, 500, "room handler failed");
+        if (res == LVM_FAILED) /* a call's caller hears why; an HTTP client does not */
+            request_fail(ev->req, 500,
+                         ev->req->call && t->error[0] ? t->error : "room handler failed");
         gate_respond(r, ev->req);
         break;
     case EVENT_JOIN:
@@ -452,11 +541,38 @@ static void fail_unstarted(struct room *r, struct event *ev, bool runaway) {
     end_turn(r, &t);
 }
 
-/* Runs ev as the room's turn (the room is READY). */
-static void run_event_turn(struct room *r, struct event *ev) {
+/* The turn yielded on a call: it waits (and its event with it) until room_resume. Returns
+ * false when it cannot (out of memory): then it has failed. */
+static bool suspend(struct room *r, struct turn *t) {
+    struct waiting *w = malloc(sizeof *w);
+    if (!w) {
+        log_error("[room %s] out of memory to wait on a call: the turn fails", r->tag);
+        call_forget_caller(t->awaits);
+        t->awaits = NULL;
+        drop_thread(r);
+        return false;
+    }
+    w->turn = *t;
+    r->waiting = w;
+    set_state(r, ROOM_WAITING);
+    call_begin(t->awaits);
+    return true;
+}
+
+/* What follows a turn's run or resumption: it waits on a call (true), or it is over. */
+static bool conclude(struct room *r, struct turn *t, enum lvm_result res) {
+    if (res == LVM_YIELDED && suspend(r, t))
+        return true;
+    complete_event(r, t, res == LVM_YIELDED ? LVM_FAILED : res);
+    end_turn(r, t);
+    return false;
+}
+
+/* Runs ev as the room's turn (the room is READY). Returns true when the turn waits on a call
+ * (the event is then kept with it). */
+static bool run_event_turn(struct room *r, struct event *ev) {
     struct turn t = {.base = {build, finish, false}, .room = r, .ev = ev};
-    complete_event(r, &t, run_turn(r, &t));
-    end_turn(r, &t);
+    return conclude(r, &t, run_turn(r, &t));
 }
 
 /* Reads the room's storage: room_loaded follows, maybe before this returns. */
@@ -501,7 +617,7 @@ static bool run_event(struct room *r) {
         return r->state != ROOM_LOADING; /* go on at once if the load is already over */
     }
     pop_event(r);
-    bool runaway = false;
+    bool runaway = false, waits = false;
     if (!wanted(ev))
         skip_event(r, ev);
     else if (refuse_over_budget(r, ev))
@@ -509,14 +625,15 @@ static bool run_event(struct room *r) {
     else if (r->state == ROOM_LOADED && start(r, &runaway) != 0)
         fail_unstarted(r, ev, runaway);
     else
-        run_event_turn(r, ev);
-    free_event(ev);
+        waits = run_event_turn(r, ev);
+    if (!waits)
+        free_event(ev);
     return true;
 }
 
 /* Whether the room may take its next event now: no storage operation holds it. */
 static bool takes_events(const struct room *r) {
-    return r->state != ROOM_LOADING && r->state != ROOM_COMMITTING;
+    return r->state != ROOM_LOADING && r->state != ROOM_COMMITTING && r->state != ROOM_WAITING;
 }
 
 /* Runs queued events, one turn each, in order, while the room takes events. */
@@ -529,24 +646,41 @@ static void drain(struct room *r) {
     r->draining = false;
 }
 
+/* ev fails without a turn: a request gets 503 with why, a join closes 1013 (try again); a
+ * leave still frees its conn, an alarm is queued again later. Frees ev. */
+static void fail_event(struct room *r, struct event *ev, const char *why) {
+    struct turn t = {.room = r, .ev = ev};
+    if (!wanted(ev)) {
+        skip_event(r, ev);
+    } else if (ev->kind == EVENT_REQUEST) {
+        request_fail(ev->req, 503, why);
+        ev->req->on_done(ev->req);
+    } else if (ev->kind == EVENT_JOIN) {
+        conn_close(ev->conn, 1013, why);
+        skip_event(r, ev);
+    } else {
+        complete_event(r, &t, LVM_DONE); /* a leave frees its conn */
+    }
+    free_event(ev);
+}
+
 /* Storage could not be read: every waiting event fails; the next one tries again. */
 static void fail_queued(struct room *r) {
-    while (r->q_head) {
-        struct event *ev = pop_event(r);
-        struct turn t = {.room = r, .ev = ev};
-        if (!wanted(ev)) {
-            skip_event(r, ev);
-        } else if (ev->kind == EVENT_REQUEST) {
-            request_fail(ev->req, 503, "storage unavailable");
-            ev->req->on_done(ev->req);
-        } else if (ev->kind == EVENT_JOIN) {
-            conn_close(ev->conn, 1013, "storage unavailable, try again");
-            skip_event(r, ev);
-        } else {
-            complete_event(r, &t, LVM_DONE); /* a leave frees its conn */
-        }
-        free_event(ev);
-    }
+    while (r->q_head)
+        fail_event(r, pop_event(r), "storage unavailable, try again");
+}
+
+/* The room's waiting turn is no more (the room unloads or goes): its event fails, what it sent
+ * before the call is dropped, and the call's answer will wake no one. */
+static void abort_waiting(struct room *r) {
+    struct waiting *w = r->waiting;
+    if (!w)
+        return;
+    r->waiting = NULL;
+    call_forget_caller(w->turn.awaits);
+    gate_release(r, false);
+    fail_event(r, w->turn.ev, "the room restarted while its turn waited on a call");
+    free(w);
 }
 
 void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm,
@@ -575,6 +709,7 @@ static void go_cold(struct room *r) {
  * attachments stay in C), releasing them in the VM; or, with the VM gone (vm_replaced), only
  * dropping the references into it. */
 static void unload(struct room *r, bool vm_replaced) {
+    abort_waiting(r);
     lua_State *L = vm_replaced ? NULL : lvm_state(r->ns->vm);
     for (struct conn *c = r->conns; c; c = c->next)
         room_lua_forget_conn(L, c);
@@ -661,6 +796,12 @@ static struct event *new_event(enum event_kind kind, struct conn *c) {
     return ev;
 }
 
+void room_post_call(struct room *r, struct request *req) {
+    struct event *ev = new_event(EVENT_REQUEST, NULL);
+    ev->req = req;
+    post(r, ev, true);
+}
+
 int room_post_request(struct room *r, struct request *req) {
     r->usage.n[USAGE_REQUESTS]++;
     struct event *ev = new_event(EVENT_REQUEST, NULL);
@@ -711,6 +852,7 @@ void room_close_all(struct room *r, int code, const char *reason) {
 void room_free(struct room *r) {
     if (!r)
         return;
+    abort_waiting(r);
     while (r->q_head) {
         struct event *ev = pop_event(r);
         if (ev->kind == EVENT_REQUEST) {
@@ -729,4 +871,66 @@ void room_free(struct room *r) {
     drop_thread(r);
     free(r->id);
     free(r);
+}
+
+/* ---- calls between rooms ---- */
+
+struct room *room_turn_on_any(lua_State *L) {
+    return running.room && running.room->co == L ? running.room : NULL;
+}
+
+struct room *room_turn_on(lua_State *L) {
+    struct room *r = room_turn_on_any(L);
+    return r && running.turn->ev ? r : NULL; /* init may not wait */
+}
+
+struct call *room_current_call(struct room *r) {
+    struct event *ev = running.room == r ? running.turn->ev : NULL;
+    return ev && ev->kind == EVENT_REQUEST ? ev->req->call : NULL;
+}
+
+void room_await(struct room *r, struct call *c) {
+    rd_assert(running.room == r && !running.awaits);
+    running.awaits = c;
+}
+
+struct call *room_awaited(const struct room *r) {
+    return r->waiting ? r->waiting->turn.awaits : NULL;
+}
+
+struct answer_args {
+    lua_State *co;
+    bool ok;
+    const char *text;
+    size_t len;
+};
+
+static int push_answer(lua_State *L) {
+    struct answer_args *a = lua_touserdata(L, 1);
+    lua_pushboolean(L, a->ok);
+    lua_pushlstring(L, a->text, a->len);
+    lua_xmove(L, a->co, 2);
+    return 0;
+}
+
+void room_resume(struct room *r, bool ok, const char *text, size_t len) {
+    struct waiting *w = r->waiting;
+    r->waiting = NULL;
+    set_state(r, ROOM_READY);
+    struct turn *t = &w->turn;
+    t->awaits = NULL;
+    struct answer_args a = {r->co, ok, text, len};
+    enum lvm_result res;
+    if (lua_cpcall(lvm_state(r->ns->vm), push_answer, &a) == 0) {
+        res = step(r, t, 2);
+    } else {
+        lua_pop(lvm_state(r->ns->vm), 1);
+        char err[] = "out of memory resuming the turn";
+        res = settle(r, t, LVM_FAILED, err, sizeof err, clock_ns());
+    }
+    struct event *ev = t->ev;
+    if (!conclude(r, t, res))
+        free_event(ev);
+    free(w);
+    drain(r);
 }

@@ -32,6 +32,7 @@ struct event {
 
 /* Output of a turn, held until its writes are stored. */
 struct held {
+    struct call *send;   /* a rooms.send to post (the rest NULL) */
     struct conn *conn;   /* a frame or a close for this conn; NULL for a response */
     struct outbuf *ob;   /* the frame (a reference), or NULL for a close */
     struct request *req; /* a response to send */
@@ -47,6 +48,7 @@ enum room_state {
     ROOM_LOADED,  /* storage is in the VM, init has not run (or failed): the next event runs it */
     ROOM_READY,   /* started: its next event runs as a turn */
     ROOM_COMMITTING, /* a turn's writes are in flight: its output is held, no turn runs */
+    ROOM_WAITING,    /* a turn waits on a call to another room (call.h); events wait */
 };
 
 /* The room's one alarm, as the alarm index (alarm.c) and its retries see it. */
@@ -85,6 +87,33 @@ struct room {
     struct conn *conns;
     int n_conns;
     struct room_usage usage;
+    struct waiting *waiting; /* ROOM_WAITING: the turn that waits, and on what */
 };
+
+/* ---- calls between rooms (call.c asks, room.c runs the turns) ---- */
+
+struct call;
+
+/* The room whose handler runs on thread L, if that turn may wait on a call (not init, and L is
+ * the turn's own thread, not a coroutine of the script's); NULL otherwise. */
+struct room *room_turn_on(lua_State *L);
+
+/* The room whose turn (init included) runs on thread L, or NULL. */
+struct room *room_turn_on_any(lua_State *L);
+
+/* The call the event r runs came with (r answers a call), or NULL. */
+struct call *room_current_call(struct room *r);
+
+/* The turn running on r waits for c: call.c yields right after. */
+void room_await(struct room *r, struct call *c);
+
+/* The call r's turn waits for, or NULL. */
+struct call *room_awaited(const struct room *r);
+
+/* c's answer: resumes r's waiting turn with ok and text (the answer's JSON, or the error). */
+void room_resume(struct room *r, bool ok, const char *text, size_t len);
+
+/* Queues a call to r (never refused: the caller waits on it). */
+void room_post_call(struct room *r, struct request *req);
 
 #endif

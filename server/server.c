@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "alarm.h"
+#include "call.h"
 #include "config.h"
 #include "conn.h"
 #include "door.h"
@@ -317,6 +318,7 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
         alarm_start(loop.context);
         evict_start(loop.context, cfg->limits.room_idle_ms, cfg->limits.hibernate_ms);
         usage_store_start(loop.context);
+        call_start(loop.context);
         return 0;
     }
 fail:
@@ -364,6 +366,7 @@ int server_run(const struct config *cfg) {
     alarm_stop();
     evict_stop();
     usage_store_stop();
+    call_stop();
     store_stop();
     lws_context_destroy(loop.context);
     loop.context = NULL;

@@ -55,6 +55,14 @@
 ---@field leave? fun(room: roomd.Room, conn: roomd.Conn, code: integer?, reason: string)
 ---The room's alarm time has come (the alarm is removed as the turn starts).
 ---@field alarm? fun(room: roomd.Room, info: roomd.AlarmInfo)
+---Another room's `rooms.call` or `rooms.send`; what it returns is the call's answer.
+---@field call? fun(room: roomd.Room, value: roomd.JsonValue, from: roomd.Caller): roomd.JsonValue?
+
+---@class roomd.Caller
+---The calling room's namespace.
+---@field ns string
+---The calling room's id.
+---@field id string
 
 ---@class roomd.AlarmInfo
 ---How many earlier runs of this alarm raised an error (0 on the first run).
@@ -244,6 +252,26 @@ function Storage:delete_alarm() end
 ---The wall-clock time in milliseconds since the epoch.
 ---@return number
 function now_ms() end
+
+---Calls to other rooms (docs/lua-api.md, "Calling other rooms").
+---@class roomd.rooms
+rooms = {}
+
+---Runs room `ns/id`'s `call(room, value, from)` handler as one of its turns and returns
+---what it returns. The caller's turn waits; an error in the target is raised here.
+---@param ns string
+---@param id string
+---@param value any a value JSON can carry
+---@param opts? {timeout_ms: integer} default 10000, at most 60000
+---@return any
+function rooms.call(ns, id, value, opts) end
+
+---Like `rooms.call` without waiting: the target's `call` handler gets `value` once this
+---turn's writes are stored.
+---@param ns string
+---@param id string
+---@param value any
+function rooms.send(ns, id, value) end
 
 ---JSON as roomd converts it (docs/lua-api.md, "JSON").
 ---@class roomd.json

@@ -408,7 +408,7 @@ static void test_yield(struct lvm *vm) {
     CHECK_STR(lua_tostring(co, -1), "request");
     lua_settop(co, 0);
     lua_pushinteger(co, 21);
-    CHECK_INT(lvm_resume(vm, co, 1, err, sizeof err), LVM_DONE);
+    CHECK_INT(lvm_resume(vm, co, &c.base, 1, err, sizeof err), LVM_DONE);
     CHECK_INT(c.finished, 1);
     CHECK_INT(c.nres, 2);
     CHECK_STR(c.res[0], "42");
