@@ -7,6 +7,7 @@
  * lua_cpcall, so an error is a status and never a panic. */
 #include "lvm.h"
 
+#include "clock.h"
 #include "lbound.h"
 #include "ljson.h"
 #include "lsort.h"
@@ -257,9 +258,7 @@ static void push_copy(lua_State *L, int idx) {
 
 /* now_ms(): the wall-clock time in milliseconds since the epoch (alarms take such times). */
 static int now_ms(lua_State *L) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec * 1000 + (lua_Number)(ts.tv_nsec / 1000000));
+    lua_pushnumber(L, (lua_Number)clock_wall_ms()); /* base/clock.c: `roomd test` can fake it */
     return 1;
 }
 
