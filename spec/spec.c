@@ -131,7 +131,9 @@ int spec_main(int argc, char **argv, const char *default_conf) {
         config_free(&cfg);
         goto out;
     }
-    /* Room errors and warnings show beside the test that caused them; info would drown them. */
+    /* Room errors and warnings (stderr) show beside the test that caused them, also when both
+     * streams go to one pipe; info would drown them. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     log_set_level(cfg.log_level < LOG_WARN ? (enum log_level)cfg.log_level : LOG_WARN);
     struct run run = {&a, cfg.limits.json_depth, 0, 0};
     if (harness_start(&cfg, err, sizeof err) != 0)

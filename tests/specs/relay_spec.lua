@@ -9,6 +9,15 @@ describe("relay", function()
         expect(b:received()).to_equal({ { n = 1 }, { n = 2 } })
     end)
 
+    it("relays messages of every frame length whole", function()
+        local room = t.room("relay", "r")
+        local a = room:connect()
+        for _, n in ipairs({ 100, 200, 70000 }) do -- 7-bit, 16-bit and 64-bit frame lengths
+            a:send({ text = string.rep("x", n) })
+            expect(#a:receive().text).to_equal(n)
+        end
+    end)
+
     it("counts connections over HTTP, and forgets those that left", function()
         local room = t.room("relay", "r")
         local a = room:connect()
