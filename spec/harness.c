@@ -321,10 +321,15 @@ struct command {
     void (*fn)(void *arg, redisReply *reply);
     void *arg;
     bool answered;
+    bool abandoned; /* the caller gave up waiting: the reply, if it comes, only frees this */
 };
 
 static void on_reply(void *arg, redisReply *reply) {
     struct command *cmd = arg;
+    if (cmd->abandoned) {
+        free(cmd);
+        return;
+    }
     cmd->answered = true;
     if (cmd->fn)
         cmd->fn(cmd->arg, reply);
@@ -337,18 +342,21 @@ int harness_command(int argc, const char **argv, const size_t *lens,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    *cmd = (struct command){fn, arg, false};
+    *cmd = (struct command){fn, arg, false, false};
     if (store_command(on_reply, cmd, argc, argv, lens) != 0) {
         free(cmd);
         snprintf(err, errlen, "no connection to Redis");
         return -1;
     }
-    if (harness_settle(err, errlen) != 0 || !cmd->answered) {
-        cmd->fn = NULL; /* leaked on purpose: its reply may still come */
+    int rc = harness_settle(err, errlen);
+    if (!cmd->answered) {
+        cmd->abandoned = true; /* its reply (or the NULL of store_stop) frees it */
+        if (rc == 0)
+            snprintf(err, errlen, "Redis did not answer");
         return -1;
     }
     free(cmd);
-    return 0;
+    return rc;
 }
 
 struct next_alarm {
