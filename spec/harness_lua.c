@@ -49,13 +49,12 @@ static struct ns *room_args(lua_State *L, const char **id, size_t *len, char *er
     return *err ? NULL : ns;
 }
 
-/* The name/value pairs of the table at idx (strings, or numbers made strings); NULL and *n 0
- * when it is nil. Raises on out of memory only after taking nothing it could leak. */
+/* The name/value pairs of the table at idx (string names and values); NULL and *n 0 when it is
+ * not a table. Never raises. */
 static struct request_field *fields(lua_State *L, int idx, int *n) {
     *n = 0;
-    if (lua_isnoneornil(L, idx))
+    if (!lua_istable(L, idx))
         return NULL;
-    luaL_checktype(L, idx, LUA_TTABLE);
     int count = 0;
     for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
         count++;
@@ -74,6 +73,9 @@ static struct request_field *fields(lua_State *L, int idx, int *n) {
 /* A request for room <ns, id> as the server builds one: path "/<ns>/<id>[/<rest>]" with rest
  * pointing into it. Args: rest, query, headers at rest_at.., auth at auth_at. */
 static struct request *new_request(lua_State *L, const char *method, int rest_at, int auth_at) {
+    for (int i = rest_at + 1; i <= rest_at + 2; i++) /* checked first: nothing is held yet */
+        if (!lua_isnoneornil(L, i))
+            luaL_checktype(L, i, LUA_TTABLE);
     size_t id_len, rest_len;
     const char *ns = lua_tostring(L, 1), *id = lua_tolstring(L, 2, &id_len);
     const char *rest = luaL_optlstring(L, rest_at, "", &rest_len);
