@@ -6,5 +6,8 @@ max_line_length = 120
 files["demos"] = { read_globals = { "json", "now_ms", "rooms" } }
 files["tests/lua"] = { read_globals = { "json", "now_ms", "rooms" } }
 
+-- Specs run by `roomd test` (docs/testing-rooms.md) see the test globals; spec/prelude.lua defines them.
+files["tests/specs"] = { read_globals = { "describe", "it", "before_each", "expect", "t", "json" } }
+
 -- wrk scripts define request() for wrk and read its `wrk` table.
 files["tests/bench"] = { globals = { "request" }, read_globals = { "wrk" } }

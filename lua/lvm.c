@@ -260,9 +260,7 @@ static void push_copy(lua_State *L, int idx) {
 
 /* now_ms(): the wall-clock time in milliseconds since the epoch (alarms take such times). */
 static int now_ms(lua_State *L) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec * 1000 + (lua_Number)(ts.tv_nsec / 1000000));
+    lua_pushnumber(L, (lua_Number)clock_wall_ms()); /* base/clock.c: `roomd test` can fake it */
     return 1;
 }
 

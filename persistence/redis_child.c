@@ -24,7 +24,7 @@ struct redis_child {
     pid_t pid;
     char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char dir[4096];
-    bool fsync_always;
+    enum redis_child_mode mode;
 };
 
 static void sleep_ms(int ms) {
@@ -48,7 +48,7 @@ static void wait_for_previous(const char *data_dir) {
         sleep_ms(20);
 }
 
-static void exec_child(const char *data_dir, const char *sock, bool fsync_always) {
+static void exec_child(const char *data_dir, const char *sock, enum redis_child_mode mode) {
     char log[4096], pidfile[4096];
     snprintf(log, sizeof log, "%s/redis.log", data_dir);
     snprintf(pidfile, sizeof pidfile, "%s/redis.pid", data_dir);
@@ -64,9 +64,9 @@ static void exec_child(const char *data_dir, const char *sock, bool fsync_always
         dup2(null, 1);
     }
     execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm",
-           "700", "--dir", data_dir, "--appendonly", "yes", "--appendfsync",
-           fsync_always ? "always" : "everysec", "--save", "", "--daemonize", "no", "--logfile",
-           log, "--pidfile", pidfile, (char *)NULL);
+           "700", "--dir", data_dir, "--appendonly", mode == REDIS_CHILD_MEMORY ? "no" : "yes",
+           "--appendfsync", mode == REDIS_CHILD_ALWAYS ? "always" : "everysec", "--save", "",
+           "--daemonize", "no", "--logfile", log, "--pidfile", pidfile, (char *)NULL);
     fprintf(stderr, "roomd: cannot run redis-server: %s\n", strerror(errno));
     _exit(127);
 }
@@ -107,7 +107,7 @@ static int spawn(struct redis_child *c) {
     if (c->pid < 0)
         return -1;
     if (c->pid == 0)
-        exec_child(c->dir, c->socket, c->fsync_always);
+        exec_child(c->dir, c->socket, c->mode);
     return 0;
 }
 
@@ -118,14 +118,14 @@ int redis_child_check(struct redis_child *c) {
     return spawn(c) == 0 ? 1 : -1;
 }
 
-struct redis_child *redis_child_start(const char *data_dir, bool fsync_always, char *err,
+struct redis_child *redis_child_start(const char *data_dir, enum redis_child_mode mode, char *err,
                                       size_t errlen) {
     struct redis_child *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    c->fsync_always = fsync_always;
+    c->mode = mode;
     if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create data folder %s: %s", data_dir, strerror(errno));
         goto fail;

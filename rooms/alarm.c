@@ -47,14 +47,19 @@ static void on_due(void *arg, redisReply *reply) {
         wake(reply->element[i]);
 }
 
+bool alarm_poll(void) {
+    if (poller.asking || !store_connected())
+        return false;
+    char now[32];
+    snprintf(now, sizeof now, "%lld", clock_wall_ms());
+    const char *argv[] = {"ZRANGEBYSCORE", ROOM_STORE_ALARMS, "-inf", now, "LIMIT", "0", BATCH};
+    poller.asking = store_command(on_due, NULL, 7, argv, NULL) == 0;
+    return poller.asking;
+}
+
 static void poll_due(lws_sorted_usec_list_t *sul) {
     (void)sul;
-    if (!poller.asking && store_connected()) {
-        char now[32];
-        snprintf(now, sizeof now, "%lld", clock_wall_ms());
-        const char *argv[] = {"ZRANGEBYSCORE", ROOM_STORE_ALARMS, "-inf", now, "LIMIT", "0", BATCH};
-        poller.asking = store_command(on_due, NULL, 7, argv, NULL) == 0;
-    }
+    alarm_poll();
     lws_sul_schedule(poller.context, 0, &poller.timer, poll_due, ALARM_POLL_MS * LWS_US_PER_MS);
 }
 

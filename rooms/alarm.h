@@ -7,6 +7,8 @@
 #ifndef ROOMD_ALARM_H
 #define ROOMD_ALARM_H
 
+#include <stdbool.h>
+
 struct lws_context;
 
 #define ALARM_POLL_MS 200
@@ -17,6 +19,11 @@ struct lws_context;
 void alarm_start(struct lws_context *context);
 
 void alarm_stop(void);
+
+/* Asks Redis once for the alarms due by now (clock_wall_ms) and queues their turns when the
+ * reply comes: the poller's work, for `roomd test`, whose clock moves only when told to. Returns
+ * false when no question could be sent (no connection, or one is waiting for its reply). */
+bool alarm_poll(void);
 
 /* When a failed alarm runs again, after its failed_runs-th failure (1, 2, ...) at now_ms (wall
  * clock): 1, 2, 4 ... 32 seconds later; 0 once it has failed ALARM_RETRIES + 1 times, and is

@@ -22,11 +22,13 @@
 #define RING_MIN 8 /* slots of a new send ring */
 
 /* What the process's conns share: the next id, the sockets to ask WRITEABLE for before the
- * next poll, and the buffer a batch of small frames is copied into for its one lws_write. */
+ * next poll, the buffer a batch of small frames is copied into for its one lws_write, and where
+ * fake conns' output goes. */
 static struct {
     uint64_t next_id;
     struct conn *write_list;
     unsigned char batch[LWS_PRE + BATCH_MAX];
+    const struct conn_sink *sink;
 } conns = {.next_id = 1};
 
 struct conn *conn_new(struct lws *wsi, struct room *room, const struct limits *limits) {
@@ -41,12 +43,51 @@ struct conn *conn_new(struct lws *wsi, struct room *room, const struct limits *l
     return c;
 }
 
+struct conn *conn_new_fake(struct room *room, const struct limits *limits) {
+    struct conn *c = conn_new(NULL, room, limits);
+    if (c)
+        c->fake = true;
+    return c;
+}
+
+void conn_set_sink(const struct conn_sink *sink) {
+    conns.sink = sink;
+}
+
+bool conn_attached(const struct conn *c) {
+    return c->wsi || c->fake;
+}
+
+uint64_t conn_id(const struct conn *c) {
+    return c->id;
+}
+
 static void want_write(struct conn *c) {
-    if (c->write_wanted || !c->wsi)
+    if (c->write_wanted || !conn_attached(c))
         return;
     c->write_wanted = true;
     c->write_next = conns.write_list;
     conns.write_list = c;
+}
+
+static struct outbuf *pop(struct conn *c);
+
+/* Where the payload of a frame outbuf_new_text built starts: after 2, 4 or 10 header bytes. */
+static size_t payload_offset(const unsigned char *frame) {
+    unsigned n = frame[1] & 0x7f;
+    return n < 126 ? 2 : n == 126 ? 4 : 10;
+}
+
+/* A fake conn's whole queue goes to the sink at once, then its close if one was asked. */
+static void deliver_fake(struct conn *c) {
+    while (c->q_len) {
+        struct outbuf *ob = pop(c);
+        size_t at = payload_offset(ob->frame);
+        conns.sink->frame(c, (const char *)ob->frame + at, ob->len - at);
+        outbuf_unref(ob);
+    }
+    if (c->closing)
+        conns.sink->close(c, c->close_code, c->close_reason ? c->close_reason : "");
 }
 
 void conn_request_writes(void) {
@@ -57,6 +98,8 @@ void conn_request_writes(void) {
         c->write_next = NULL;
         if (c->wsi)
             lws_callback_on_writable(c->wsi);
+        else if (c->fake)
+            deliver_fake(c);
     }
 }
 
@@ -103,7 +146,7 @@ bool conn_has_room(struct conn *c, size_t n_bytes) {
 }
 
 int conn_send(struct conn *c, struct outbuf *ob) {
-    if (!c->wsi || c->closing || !conn_has_room(c, ob->len))
+    if (!conn_attached(c) || c->closing || !conn_has_room(c, ob->len))
         return -1;
     if (c->q_len == c->q_cap && grow_queue(c) != 0) {
         conn_abort(c, 1011, "out of memory");
@@ -127,20 +170,21 @@ static void set_close(struct conn *c, int code, const char *reason) {
 }
 
 void conn_close(struct conn *c, int code, const char *reason) {
-    if (!c->wsi || c->closing)
+    if (!conn_attached(c) || c->closing)
         return;
     set_close(c, code, reason);
     want_write(c);
 }
 
 void conn_abort(struct conn *c, int code, const char *reason) {
-    if (!c->wsi)
+    if (!conn_attached(c))
         return;
     drop_queue(c);
     set_close(c, code, reason);
     want_write(c);
     /* A peer that does not read never makes the socket writable: kill it after a grace time. */
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+    if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 }
 
 static struct outbuf *pop(struct conn *c) {
@@ -303,6 +347,7 @@ void conn_trim(struct conn *c) {
 void conn_detach(struct conn *c) {
     drop_queue(c);
     c->wsi = NULL;
+    c->fake = false;
     if (!c->write_wanted)
         return;
     for (struct conn **p = &conns.write_list; *p; p = &(*p)->write_next) {

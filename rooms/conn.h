@@ -28,6 +28,27 @@ struct limits;
 /* A conn for socket wsi in room. NULL on out-of-memory. */
 struct conn *conn_new(struct lws *wsi, struct room *room, const struct limits *limits);
 
+/* Where a fake conn's output goes instead of a socket (`roomd test`, spec/): each frame's
+ * payload, in order, and then its close once what was queued before it went out. Called from
+ * conn_request_writes: a sink must not post events or free conns (it notes, and acts later). */
+struct conn_sink {
+    void (*frame)(struct conn *c, const char *payload, size_t len);
+    void (*close)(struct conn *c, int code, const char *reason);
+};
+
+/* A conn without a socket: everything a socket's conn does (send bounds, closes, the rate
+ * limit), but its frames go to the process's sink (conn_set_sink, which must be set) at the
+ * next conn_request_writes. It is gone, like a socket, once conn_detach is called. */
+struct conn *conn_new_fake(struct room *room, const struct limits *limits);
+
+void conn_set_sink(const struct conn_sink *sink);
+
+/* Whether c still has its socket (or, fake, has not been detached): it can be sent to. */
+bool conn_attached(const struct conn *c);
+
+/* The id scripts see as conn.id. */
+uint64_t conn_id(const struct conn *c);
+
 /* Queues a frame (taking a reference). Returns 0, or -1 if the conn is closing or gone, or if
  * the queue overflowed: then the socket is being closed with 1013. */
 int conn_send(struct conn *c, struct outbuf *ob);

@@ -49,6 +49,7 @@ struct conn {
     bool rx_binary : 1, rx_active : 1; /* rx_active: a message has begun */
     bool accepted : 1;                 /* join turn accepted it: broadcasts reach it */
     bool closing : 1;                  /* close requested: send what is queued, then close */
+    bool fake : 1; /* no socket: output goes to the sink (conn_new_fake); false once detached */
 };
 
 #endif

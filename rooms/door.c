@@ -21,10 +21,9 @@ enum door_answer door_can_join(struct ns *ns, const char *id, size_t len) {
     return r->n_conns >= ns->limits->connections_per_room ? DOOR_ROOM_FULL : DOOR_OK;
 }
 
-struct conn *door_join(struct ns *ns, const char *id, size_t len, struct lws *wsi,
-                       struct request *join_req, bool stopping) {
-    struct room *r = registry_get(ns, id, len);
-    struct conn *c = r ? conn_new(wsi, r, ns->limits) : NULL;
+/* Opens c (NULL: out of memory) in room r with join_req and queues its join turn. */
+static struct conn *open_conn(struct room *r, struct conn *c, struct request *join_req,
+                              bool stopping) {
     if (!c) {
         request_free(join_req);
         return NULL;
@@ -38,12 +37,23 @@ struct conn *door_join(struct ns *ns, const char *id, size_t len, struct lws *ws
     ns->counters.opened++;
     ns->counters.connections++;
     /* Refusals decided here skip the join turn: a closing conn is never joined. */
-    if (r->n_conns >= ns->limits->connections_per_room)
+    if (r->n_conns >= r->ns->limits->connections_per_room)
         conn_close(c, 1013, "room is full");
     else if (stopping)
         conn_close(c, 1001, "server shutting down");
     room_post_join(r, c);
     return c;
+}
+
+struct conn *door_join(struct ns *ns, const char *id, size_t len, struct lws *wsi,
+                       struct request *join_req, bool stopping) {
+    struct room *r = registry_get(ns, id, len);
+    return open_conn(r, r ? conn_new(wsi, r, ns->limits) : NULL, join_req, stopping);
+}
+
+struct conn *door_join_fake(struct ns *ns, const char *id, size_t len, struct request *join_req) {
+    struct room *r = registry_get(ns, id, len);
+    return open_conn(r, r ? conn_new_fake(r, ns->limits) : NULL, join_req, false);
 }
 
 /* Whether msg is the namespace's auto-reply ping: then it is answered without a turn, so a
@@ -161,6 +171,10 @@ bool door_room(struct ns *ns, const char *id, size_t len, struct door_room_info 
         conn_fn(&ci, arg);
     }
     return true;
+}
+
+void door_free_all(void) {
+    registry_free_all();
 }
 
 int door_evict(struct ns *ns, const char *id, size_t len, int code, const char *reason,

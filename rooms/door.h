@@ -96,4 +96,13 @@ char *door_value_bytes(struct ns *ns, const char *json, size_t len, size_t *out_
 /* Closes every connection of every room with code and reason (a stop). */
 void door_close_all(int code, const char *reason);
 
+/* ---- `roomd test` (spec/): rooms without sockets ---- */
+
+/* door_join for a fake conn (conn.h: conn_new_fake), whose output goes to the conn sink. */
+struct conn *door_join_fake(struct ns *ns, const char *id, size_t len, struct request *join_req);
+
+/* Frees every room in memory with its connections, without turns (no leave runs); their
+ * storage stays. Pending HTTP requests get 503 through on_done. */
+void door_free_all(void);
+
 #endif

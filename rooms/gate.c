@@ -27,7 +27,7 @@ static bool hold(struct room *r, struct held h) {
 }
 
 bool gate_send(struct room *r, struct conn *c, struct outbuf *ob) {
-    if (!c->wsi || c->closing || !conn_has_room(c, ob->len))
+    if (!conn_attached(c) || c->closing || !conn_has_room(c, ob->len))
         return false;
     if (!hold(r, (struct held){.conn = c, .ob = ob}))
         return false;

@@ -443,7 +443,7 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
  * connection the room never accepted, has nobody to run for. */
 static bool wanted(struct event *ev) {
     if (ev->kind == EVENT_JOIN)
-        return ev->conn->wsi && !ev->conn->closing;
+        return conn_attached(ev->conn) && !ev->conn->closing;
     if (ev->kind == EVENT_MESSAGE || ev->kind == EVENT_LEAVE)
         return ev->conn->accepted;
     return true;

@@ -136,7 +136,7 @@ static int room_connections(lua_State *L) {
     lua_createtable(L, r->n_conns, 0);
     int n = 0;
     for (struct conn *c = r->conns; c; c = c->next) {
-        if (!c->accepted || !c->wsi || c->closing || (tag && !conn_has_tag(c, tag)))
+        if (!c->accepted || !conn_attached(c) || c->closing || (tag && !conn_has_tag(c, tag)))
             continue;
         room_lua_push_conn(L, c);
         lua_rawseti(L, -2, ++n);
@@ -197,7 +197,7 @@ static int conn_send_l(lua_State *L) {
     struct conn_box *box = check_own_conn(L, 1);
     luaL_checkany(L, 2);
     struct conn *c = box->conn;
-    if (!c || !c->wsi || c->closing) {
+    if (!c || !conn_attached(c) || c->closing) {
         lua_pushnil(L);
         lua_pushliteral(L, "closed");
         return 2;

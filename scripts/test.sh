@@ -11,10 +11,10 @@ echo "== benchmark programs build (tests/bench/run.sh runs them; not part of the
 make -s -C tests/bench
 
 echo "== luacheck"
-luacheck --quiet conf demos tests/lua tests/bench tests/fuzz rooms/storage.lua
+luacheck --quiet conf demos tests/lua tests/bench tests/fuzz tests/specs rooms/storage.lua spec/prelude.lua
 
 echo "== clang-format"
-clang-format --dry-run -Werror base/*.[ch] server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] \
+clang-format --dry-run -Werror base/*.[ch] server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] spec/*.[ch] \
     tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/bench/peers/*.c
 
 echo "== fuzzing (tests/fuzz: route and JSON parsers, pattern matcher, the whole request path; 20 s each)"

@@ -5,6 +5,7 @@
 #include "limit_spec.h"
 #include "log.h"
 #include "server.h"
+#include "spec.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@ static const char usage[] =
     "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
     "             [--data DIR] [--redis URL] [--watch] [--admin-port N]\n"
     "             [--set NAME=VALUE]...\n"
-    "       roomd --limits   (prints every limit, its default and its effect)\n";
+    "       roomd --limits   (prints every limit, its default and its effect)\n"
+    "       roomd test [--conf FILE] [--redis URL] [--set NAME=VALUE]... SPEC.lua...\n"
+    "                        (runs room-script specs: docs/testing-rooms.md)\n";
 
 /* The default config: conf/default.lua beside the binary's build folder, else under the
  * working directory. */
@@ -113,6 +116,10 @@ int main(int argc, char **argv) {
     char conf[PATH_MAX], err[2048];
     struct config cfg;
     int status = 1;
+    if (argc > 1 && strcmp(argv[1], "test") == 0) {
+        default_conf(conf, sizeof conf);
+        return spec_main(argc - 1, argv + 1, conf);
+    }
     if (parse_args(argc, argv, &a) != 0)
         goto out;
     if (!a.conf)

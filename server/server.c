@@ -308,7 +308,8 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
             store_ping(&t, 2000, err, sizeof err) != 0)
             goto fail;
     } else {
-        if (!(loop.child = redis_child_start(cfg->data_dir, cfg->fsync_always, err, sizeof err)))
+        enum redis_child_mode mode = cfg->fsync_always ? REDIS_CHILD_ALWAYS : REDIS_CHILD_EVERYSEC;
+        if (!(loop.child = redis_child_start(cfg->data_dir, mode, err, sizeof err)))
             goto fail;
         memset(&t, 0, sizeof t);
         snprintf(t.path, sizeof t.path, "%s", redis_child_socket(loop.child));

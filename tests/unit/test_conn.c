@@ -6,6 +6,7 @@
  * refusals run here without libwebsockets. */
 #include "check.h"
 #include "conn_internal.h"
+#include "outbuf.h"
 #include "room_limits.h"
 
 #include <stdlib.h>
@@ -84,11 +85,58 @@ static void test_ids(void) {
     conn_free(NULL);
 }
 
+/* What the sink of test_fake got. */
+static struct {
+    char text[128];
+    size_t len;
+    int frames, closes, code;
+} sunk;
+
+static void sink_frame(struct conn *c, const char *payload, size_t len) {
+    (void)c;
+    sunk.frames++;
+    memcpy(sunk.text + sunk.len, payload, len);
+    sunk.len += len;
+}
+
+static void sink_close(struct conn *c, int code, const char *reason) {
+    (void)c, (void)reason;
+    sunk.closes++;
+    sunk.code = code;
+}
+
+/* A fake conn (roomd test) hands its frames' payloads, in order, then its close, to the sink at
+ * conn_request_writes; once detached it takes nothing more. */
+static void test_fake(void) {
+    static const struct conn_sink sink = {sink_frame, sink_close};
+    static struct limits roomy = {.send_queue_bytes = 1 << 20, .send_queue_messages = 16};
+    conn_set_sink(&sink);
+    struct conn *c = conn_new_fake(NULL, &roomy);
+    struct outbuf *a = outbuf_new_text("[1]", 3), *b = outbuf_new_text("{}", 2);
+    CHECK(conn_attached(c));
+    CHECK_INT(conn_send(c, a), 0);
+    CHECK_INT(conn_send(c, b), 0);
+    CHECK_INT(sunk.frames, 0); /* nothing before the loop's write step */
+    conn_close(c, 4000, "bye");
+    conn_request_writes();
+    CHECK_INT(sunk.frames, 2);
+    CHECK_MEM(sunk.text, sunk.len, "[1]{}");
+    CHECK_INT(sunk.closes, 1);
+    CHECK_INT(sunk.code, 4000);
+    conn_detach(c);
+    CHECK(!conn_attached(c));
+    CHECK_INT(conn_send(c, a), -1);
+    outbuf_unref(a);
+    outbuf_unref(b);
+    conn_free(c);
+}
+
 int main(void) {
     test_token_bucket();
     test_reassembly();
     test_tags();
     test_attachment();
     test_ids();
+    test_fake();
     return check_summary("test_conn");
 }
