@@ -38,7 +38,10 @@ struct call {
     lws_sorted_usec_list_t timer; /* the timeout, then the wake-up */
 };
 
-static struct { struct lws_context *context; } calls;
+static struct {
+    struct lws_context *context;
+    int waiting; /* callers not yet woken */
+} calls;
 
 /* The Lua side: rooms.call waits in call_c (which yields) and raises the error it brings back
  * in the script's name; the answer is decoded in the turn, where the JSON limits apply. */
@@ -59,6 +62,10 @@ void call_start(struct lws_context *context) {
 
 void call_stop(void) {
     calls.context = NULL;
+}
+
+int call_waiting(void) {
+    return calls.waiting;
 }
 
 int call_depth(const struct call *c) {
@@ -116,6 +123,7 @@ static void wake(lws_sorted_usec_list_t *sul) {
         set_answer(c, false, msg, strlen(msg));
     }
     c->woken = true;
+    calls.waiting--;
     struct room *r = c->caller_gone ? NULL : registry_find(c->from_ns, c->from_id, c->from_len);
     if (r && room_awaited(r) == c)
         room_resume(r, c->ok, c->answer ? c->answer : "out of memory",
@@ -179,6 +187,7 @@ static void post(struct call *c) {
 
 void call_begin(struct call *c) {
     c->begun = true;
+    calls.waiting += c->awaited;
     if (c->awaited)
         lws_sul_schedule(calls.context, 0, &c->timer, wake, c->timeout_ms * LWS_US_PER_MS);
     post(c);
@@ -190,8 +199,10 @@ void call_forget_caller(struct call *c) {
         return;
     }
     c->caller_gone = true;
-    if (!c->woken)
+    if (!c->woken && c->awaited) {
         lws_sul_cancel(&c->timer);
+        calls.waiting--;
+    }
     free_if_done(c);
 }
 

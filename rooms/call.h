@@ -32,6 +32,9 @@ struct request;
 void call_start(struct lws_context *context);
 void call_stop(void);
 
+/* Calls whose caller still waits (for roomd test: the rooms are settled when none does). */
+int call_waiting(void);
+
 /* Sets the `rooms` global of vm's sandbox. 0, or -1 with err. */
 int call_open(struct lvm *vm, char *err, size_t errlen);
 

@@ -34,8 +34,8 @@ static struct conn *open_conn(struct room *r, struct conn *c, struct request *jo
         request_free(join_req);
         return NULL;
     }
-    ns->counters.opened++;
-    ns->counters.connections++;
+    r->ns->counters.opened++;
+    r->ns->counters.connections++;
     /* Refusals decided here skip the join turn: a closing conn is never joined. */
     if (r->n_conns >= r->ns->limits->connections_per_room)
         conn_close(c, 1013, "room is full");

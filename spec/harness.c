@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include "alarm.h"
+#include "call.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
@@ -147,10 +148,11 @@ int harness_settle(char *err, size_t errlen) {
         conn_request_writes();
         if (finish_closes())
             continue;
-        if (store_pending() == 0)
+        if (store_pending() == 0 && call_waiting() == 0)
             return 0;
         if (real_ms() > deadline) {
-            snprintf(err, errlen, "storage did not answer within %d ms", SETTLE_LIMIT_MS);
+            snprintf(err, errlen, "storage (or a call) did not answer within %d ms",
+                     SETTLE_LIMIT_MS);
             return -1;
         }
         store_request_write();
@@ -446,6 +448,7 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh, char *e
     }
     if (store_start(h.context, vh, &t, err, errlen) != 0)
         return -1;
+    call_start(h.context);
     return wait_connected(err, errlen);
 }
 
@@ -496,6 +499,7 @@ static void remove_dir(const char *dir) {
 }
 
 void harness_stop(void) {
+    call_stop();
     if (h.context)
         lws_sul_cancel(&h.tick);
     store_stop();
