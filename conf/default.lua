@@ -63,5 +63,6 @@ return {
             } or nil,
         },
         game = { script = "../demos/game/game.lua", page = "../demos/game/game.html" },
+        lobby = { script = "../demos/lobby/lobby.lua", page = "../demos/lobby/lobby.html" }, -- pairs players for game
     },
 }

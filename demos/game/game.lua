@@ -7,6 +7,7 @@
 -- Sent to a member who joins: {type = "welcome", seat = "X" | "O" | null};
 -- to everyone after every change: {type = "state", ...} (see view());
 -- to a sender alone: {type = "error", error} when a move is refused.
+-- A lobby's rooms.call may seat two players before they come (Game.call).
 local Game = {}
 
 local LINES = {
@@ -151,6 +152,29 @@ function Game.join(room, conn, req)
     conn:set_attachment({ seat = seat })
     conn:send({ type = "welcome", seat = seat or json.null })
     save_and_show(room, conn)
+end
+
+-- A lobby (demos/lobby) seats two players before they come: {seats = {X = {token =, name =},
+-- O = {...}}}. A seat already held by another player is not given away.
+function Game.call(room, value, from)
+    if from.ns ~= "lobby" or type(value) ~= "table" or type(value.seats) ~= "table" then
+        error("only a lobby seats players, with {seats = {X = ..., O = ...}}")
+    end
+    local seats = room.game.seats
+    for _, seat in ipairs({ "X", "O" }) do
+        local p = value.seats[seat]
+        if type(p) ~= "table" or type(p.token) ~= "string" then
+            error("seat " .. seat .. " needs a player token")
+        elseif seats[seat] and seats[seat].token ~= p.token then
+            error("seat " .. seat .. " is taken")
+        end
+    end
+    for _, seat in ipairs({ "X", "O" }) do
+        local p = value.seats[seat]
+        seats[seat] = { token = p.token, name = clean_name(p.name) or ("Player " .. seat) }
+    end
+    save_and_show(room)
+    return { game = room.id }
 end
 
 -- Why seat may not play cell (0-based) now, or nil when it may.

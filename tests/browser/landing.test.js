@@ -9,7 +9,7 @@ test("the landing page opens a demo room by name", async () => {
     const page = await newPage(env.browser, { phone: true });
     await page.goto(env.server.url + "/");
     const demos = await page.$$eval(".demos h2 a", (links) => links.map((a) => a.getAttribute("href")));
-    assert.deepEqual(demos, ["/vote/lobby", "/chat/lobby", "/game/lobby"]);
+    assert.deepEqual(demos, ["/vote/lobby", "/chat/lobby", "/game/lobby", "/lobby/main"]);
     assert.equal(await horizontalOverflow(page), 0, "the phone page scrolls sideways");
     await screenshot(page, "landing-phone");
 
