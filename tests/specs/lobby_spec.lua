@@ -36,5 +36,4 @@ describe("lobby", function()
         local conn = t.room("lobby", "l"):connect({ query = {} })
         expect(conn:closed()).to_be_truthy()
     end)
-
 end)
