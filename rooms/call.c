@@ -43,6 +43,17 @@ static struct {
     int waiting; /* callers not yet woken */
 } calls;
 
+static void begin_awaited(void *c) {
+    call_begin(c);
+}
+
+static void forget_awaited(void *c) {
+    call_forget_caller(c);
+}
+
+/* What a waiting turn knows of a call (room_internal.h). */
+static const struct await_ops call_ops = {begin_awaited, forget_awaited};
+
 /* The Lua side: rooms.call waits in call_c (which yields) and raises the error it brings back
  * in the script's name; the answer is decoded in the turn, where the JSON limits apply. */
 static const char rooms_lua[] = "return function(call_c, send_c, decode, error)\n"
@@ -111,6 +122,17 @@ static void fail(struct call *c, const char *fmt, const char *what) {
     set_answer(c, false, msg, strlen(msg));
 }
 
+/* rooms.call's results as its C half returns them: ok, and the answer's JSON or the error. */
+static int push_answer(lua_State *L, void *arg) {
+    struct call *c = arg;
+    lua_pushboolean(L, c->ok);
+    if (c->answer)
+        lua_pushlstring(L, c->answer, c->answer_len);
+    else
+        lua_pushliteral(L, "out of memory");
+    return 0;
+}
+
 /* The timeout ran out, or the answer is in: wakes the caller with it. */
 static void wake(lws_sorted_usec_list_t *sul) {
     struct call *c = lws_container_of(sul, struct call, timer);
@@ -125,9 +147,8 @@ static void wake(lws_sorted_usec_list_t *sul) {
     c->woken = true;
     calls.waiting--;
     struct room *r = c->caller_gone ? NULL : registry_find(c->from_ns, c->from_id, c->from_len);
-    if (r && room_awaited(r) == c)
-        room_resume(r, c->ok, c->answer ? c->answer : "out of memory",
-                    c->answer ? c->answer_len : 13);
+    if (r && room_awaited(r, &call_ops) == c)
+        room_resume(r, push_answer, c);
     free_if_done(c);
 }
 
@@ -233,7 +254,7 @@ static bool closes_cycle(struct room *r, struct ns *ns, const char *id, size_t l
         if (ns == r->ns && len == r->id_len && memcmp(id, r->id, len) == 0)
             return true;
         struct room *t = registry_find(ns, id, len);
-        struct call *next = t ? room_awaited(t) : NULL;
+        struct call *next = t ? room_awaited(t, &call_ops) : NULL;
         if (!next)
             return false;
         ns = next->to_ns, id = next->to_id, len = next->to_len;
@@ -319,7 +340,7 @@ static int call_c(lua_State *L) {
     lua_settop(L, 3);
     struct call *c = new_call(L, r, "rooms.call", true);
     c->timeout_ms = timeout;
-    room_await(r, c);
+    room_await(r, &call_ops, c);
     return lua_yield(L, 0);
 }
 

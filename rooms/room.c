@@ -51,7 +51,7 @@ struct turn {
     char reason[124];
     char bad_message[160]; /* a message that could not be decoded */
     char error[200];       /* the first line of the handler's error, for a call's caller */
-    struct call *awaits;   /* the handler yielded waiting on this call (call.h) */
+    struct await awaits;   /* what the handler yielded waiting on (a call, a fetch) */
 };
 
 /* A turn that waits on a call: its struct (the one build and finish now act for), kept until
@@ -65,7 +65,7 @@ struct waiting {
 static struct {
     struct room *room;
     struct turn *turn;
-    struct call *awaits; /* set by room_await during the run */
+    struct await awaits; /* set by room_await during the run */
 } running;
 
 static void set_tag(struct room *r) {
@@ -338,7 +338,7 @@ static enum lvm_result settle(struct room *r, struct turn *t, enum lvm_result re
     long long ended = clock_ns();
     counters_observe(&r->ns->counters.turn_time, (uint64_t)(ended - started));
     usage_turn(&r->usage, ended - started, ended / 1000000);
-    if (res == LVM_YIELDED && t->awaits)
+    if (res == LVM_YIELDED && t->awaits.ops)
         return res;
     if (res == LVM_YIELDED) {
         snprintf(err, errlen, "handler yielded outside a roomd call (coroutine.yield?)");
@@ -361,14 +361,14 @@ static enum lvm_result settle(struct room *r, struct turn *t, enum lvm_result re
 static enum lvm_result step(struct room *r, struct turn *t, int nargs) {
     char err[4096];
     __typeof__(running) outer = running;
-    running.room = r, running.turn = t, running.awaits = NULL;
+    running.room = r, running.turn = t, running.awaits = (struct await){0};
     long long started = clock_ns();
     enum lvm_result res = nargs < 0
                               ? lvm_run(r->ns->vm, r->co, &t->base, err, sizeof err)
                               : lvm_resume(r->ns->vm, r->co, &t->base, nargs, err, sizeof err);
-    t->awaits = res == LVM_YIELDED ? running.awaits : NULL;
-    if (res != LVM_YIELDED && running.awaits)
-        call_forget_caller(running.awaits); /* yielded in the script's own coroutine, not ours */
+    t->awaits = res == LVM_YIELDED ? running.awaits : (struct await){0};
+    if (res != LVM_YIELDED && running.awaits.ops) /* it never yielded to us */
+        running.awaits.ops->forget(running.awaits.what);
     running = outer;
     return settle(r, t, res, err, sizeof err, started);
 }
@@ -547,15 +547,15 @@ static bool suspend(struct room *r, struct turn *t) {
     struct waiting *w = malloc(sizeof *w);
     if (!w) {
         log_error("[room %s] out of memory to wait on a call: the turn fails", r->tag);
-        call_forget_caller(t->awaits);
-        t->awaits = NULL;
+        t->awaits.ops->forget(t->awaits.what);
+        t->awaits = (struct await){0};
         drop_thread(r);
         return false;
     }
     w->turn = *t;
     r->waiting = w;
     set_state(r, ROOM_WAITING);
-    call_begin(t->awaits);
+    t->awaits.ops->begin(t->awaits.what);
     return true;
 }
 
@@ -677,7 +677,7 @@ static void abort_waiting(struct room *r) {
     if (!w)
         return;
     r->waiting = NULL;
-    call_forget_caller(w->turn.awaits);
+    w->turn.awaits.ops->forget(w->turn.awaits.what);
     gate_release(r, false);
     fail_event(r, w->turn.ev, "the room restarted while its turn waited on a call");
     free(w);
@@ -889,40 +889,42 @@ struct call *room_current_call(struct room *r) {
     return ev && ev->kind == EVENT_REQUEST ? ev->req->call : NULL;
 }
 
-void room_await(struct room *r, struct call *c) {
-    rd_assert(running.room == r && !running.awaits);
-    running.awaits = c;
+void room_await(struct room *r, const struct await_ops *ops, void *what) {
+    rd_assert(running.room == r && !running.awaits.ops);
+    running.awaits = (struct await){ops, what};
 }
 
-struct call *room_awaited(const struct room *r) {
-    return r->waiting ? r->waiting->turn.awaits : NULL;
+void *room_awaited(const struct room *r, const struct await_ops *ops) {
+    return r->waiting && r->waiting->turn.awaits.ops == ops ? r->waiting->turn.awaits.what : NULL;
 }
 
-struct answer_args {
+struct resume_args {
     lua_State *co;
-    bool ok;
-    const char *text;
-    size_t len;
+    int (*push)(lua_State *L, void *arg);
+    void *arg;
+    int n;
 };
 
-static int push_answer(lua_State *L) {
-    struct answer_args *a = lua_touserdata(L, 1);
-    lua_pushboolean(L, a->ok);
-    lua_pushlstring(L, a->text, a->len);
-    lua_xmove(L, a->co, 2);
+/* Runs protected: what push leaves on the main stack goes to the waiting thread. */
+static int push_resume(lua_State *L) {
+    struct resume_args *a = lua_touserdata(L, 1);
+    int base = lua_gettop(L);
+    a->push(L, a->arg);
+    a->n = lua_gettop(L) - base;
+    lua_xmove(L, a->co, a->n);
     return 0;
 }
 
-void room_resume(struct room *r, bool ok, const char *text, size_t len) {
+void room_resume(struct room *r, int (*push)(lua_State *L, void *arg), void *arg) {
     struct waiting *w = r->waiting;
     r->waiting = NULL;
     set_state(r, ROOM_READY);
     struct turn *t = &w->turn;
-    t->awaits = NULL;
-    struct answer_args a = {r->co, ok, text, len};
+    t->awaits = (struct await){0};
+    struct resume_args a = {r->co, push, arg, 0};
     enum lvm_result res;
-    if (lua_cpcall(lvm_state(r->ns->vm), push_answer, &a) == 0) {
-        res = step(r, t, 2);
+    if (lua_cpcall(lvm_state(r->ns->vm), push_resume, &a) == 0) {
+        res = step(r, t, a.n);
     } else {
         lua_pop(lvm_state(r->ns->vm), 1);
         char err[] = "out of memory resuming the turn";

@@ -104,14 +104,26 @@ struct room *room_turn_on_any(lua_State *L);
 /* The call the event r runs came with (r answers a call), or NULL. */
 struct call *room_current_call(struct room *r);
 
-/* The turn running on r waits for c: call.c yields right after. */
-void room_await(struct room *r, struct call *c);
+/* What a turn may wait on (a call to another room, an outbound HTTP request): begin sends it on
+ * its way once the turn has yielded; forget says the turn is gone, so its end wakes no one. */
+struct await_ops {
+    void (*begin)(void *what);
+    void (*forget)(void *what);
+};
+struct await {
+    const struct await_ops *ops; /* NULL: nothing */
+    void *what;
+};
 
-/* The call r's turn waits for, or NULL. */
-struct call *room_awaited(const struct room *r);
+/* The turn running on r waits for what (of kind ops): its C function yields right after. */
+void room_await(struct room *r, const struct await_ops *ops, void *what);
 
-/* c's answer: resumes r's waiting turn with ok and text (the answer's JSON, or the error). */
-void room_resume(struct room *r, bool ok, const char *text, size_t len);
+/* What of kind ops r's turn waits for, or NULL. */
+void *room_awaited(const struct room *r, const struct await_ops *ops);
+
+/* Resumes r's waiting turn with the values push (run protected on the VM's main thread) leaves
+ * on the stack: the results of the C function that yielded. */
+void room_resume(struct room *r, int (*push)(lua_State *L, void *arg), void *arg);
 
 /* Queues a call to r (never refused: the caller waits on it). */
 void room_post_call(struct room *r, struct request *req);
