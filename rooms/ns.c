@@ -3,6 +3,7 @@
 
 #include "call.h"
 #include "clock.h"
+#include "fetch.h"
 #include "ljson.h"
 #include "lvm.h"
 #include "outbuf.h"
@@ -98,7 +99,8 @@ static int build_vm(const struct ns *ns, struct vm_parts *parts, char *err, size
     }
     lvm_set_cpu_limit(parts->vm, limits->turn_cpu_ms);
     if (storage_lua_open(parts->vm, &parts->storage_ctor_ref, err, errlen) == 0 &&
-        call_open(parts->vm, err, errlen) == 0 && lvm_load(parts->vm, ns->script, err, errlen) == 0)
+        call_open(parts->vm, err, errlen) == 0 && fetch_open(parts->vm, err, errlen) == 0 &&
+        lvm_load(parts->vm, ns->script, err, errlen) == 0)
         return 0;
 fail:
     lvm_free(parts->vm);
@@ -177,5 +179,8 @@ void ns_free(struct ns *ns) {
     free(ns->name);
     free(ns->script);
     free(ns->settings);
+    for (int i = 0; i < ns->n_outbound; i++)
+        free(ns->outbound[i]);
+    free(ns->outbound);
     free(ns);
 }

@@ -25,6 +25,8 @@ struct ns {
     bool collect_pending; /* a garbage collection cycle ns_collect_step owes */
     struct ns *next;      /* in the list ns_find searches */
     struct ns_counters counters;
+    char **outbound; /* URL prefixes http.fetch may reach (rooms/fetch.h), normalised */
+    int n_outbound;
 };
 
 #endif

@@ -235,13 +235,39 @@ static void read_auth(lua_State *L, struct load *ld, int t, struct ns_config *nc
     lua_pop(L, 1);
 }
 
+/* outbound = {"https://api.example.com/", ...}: the URL prefixes http.fetch may reach. */
+static void read_outbound(lua_State *L, int t, struct ns_config *nc) {
+    lua_getfield(L, t, "outbound");
+    int o = lua_gettop(L);
+    if (!lua_isnil(L, o)) {
+        int n = lua_istable(L, o) ? (int)lua_objlen(L, o) : -1;
+        if (n < 0 || n > 256)
+            luaL_error(L, "config: outbound of '%s' must be a list of at most 256 URL prefixes",
+                       nc->name);
+        if (n && !(nc->outbound = calloc((size_t)n, sizeof *nc->outbound)))
+            luaL_error(L, "out of memory");
+        for (int i = 1; i <= n; i++) {
+            lua_rawgeti(L, o, i);
+            const char *url = lua_tostring(L, -1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "config: outbound[%d] of '%s' is not a string", i, nc->name);
+            if (!(nc->outbound[nc->n_outbound++] = strdup(url)))
+                luaL_error(L, "out of memory");
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
 static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) {
-    static const char *const names[] = {"script", "page", "settings", "auto_reply", "auth", NULL};
+    static const char *const names[] = {"script",   "page", "settings", "auto_reply",
+                                        "outbound", "auth", NULL};
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
         luaL_error(L, "config: namespace '%s' must be a table", nc->name);
     check_keys(L, t, names, nc->name);
     read_auto_reply(L, t, nc);
+    read_outbound(L, t, nc);
     read_auth(L, ld, t, nc);
     const char *script = opt_string(L, t, "script", NULL);
     if (!script)
@@ -433,6 +459,9 @@ void config_free(struct config *cfg) {
         free(cfg->namespaces[i].ping);
         free(cfg->namespaces[i].pong);
         auth_config_free(&cfg->namespaces[i].auth);
+        for (int j = 0; j < cfg->namespaces[i].n_outbound; j++)
+            free(cfg->namespaces[i].outbound[j]);
+        free(cfg->namespaces[i].outbound);
     }
     free(cfg->namespaces);
     for (int i = 0; i < cfg->n_custom_headers; i++)

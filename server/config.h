@@ -20,6 +20,8 @@ struct ns_config {
     char *settings;    /* the namespace's settings as JSON text */
     char *ping, *pong; /* auto_reply: a message answered without waking the room, or NULL */
     struct auth_config auth; /* tokens checked at the door (auth.alg 0: none configured) */
+    char **outbound;         /* URL prefixes the rooms may fetch (rooms/fetch.h) */
+    int n_outbound;
 };
 
 /* The admin API's listener (server/admin.h): off when port is 0. */

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "door.h"
 #include "evict.h"
+#include "fetch.h"
 #include "log.h"
 #include "ns.h"
 #include "pipeline.h"
@@ -104,6 +105,11 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
+}
+
+static int fetch_protocol_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                                   void *in, size_t len) {
+    return fetch_callback(wsi, (int)reason, user, in, len);
 }
 
 /* ---- signals and the stop ---- */
@@ -199,6 +205,7 @@ static const struct lws_protocols protocols[] = {
     {"roomd-signals", on_signal, 0, 0, 0, NULL, 0},
     {"roomd-redis", store_callback, 0, 0, 0, NULL, 0},
     {"roomd-watch", watch_callback, 0, 0, 0, NULL, 0},
+    {"roomd-fetch", fetch_protocol_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -250,6 +257,12 @@ static int load_namespaces(const struct config *cfg) {
         char err[2048];
         struct ns *ns =
             ns_new(nc->name, nc->script, nc->settings, cfg->node, &cfg->limits, err, sizeof err);
+        if (ns && fetch_allow(ns, (const char *const *)nc->outbound, nc->n_outbound, err,
+                              sizeof err) != 0) {
+            fprintf(stderr, "roomd: namespace '%s': %s\n", nc->name, err);
+            ns_free(ns);
+            return -1;
+        }
         if (!ns || (nc->ping && ns_set_auto_reply(ns, nc->ping, nc->pong) != 0)) {
             fprintf(stderr, "roomd: namespace '%s': %s\n", nc->name, ns ? "out of memory" : err);
             ns_free(ns);
@@ -264,6 +277,7 @@ static int load_namespaces(const struct config *cfg) {
 static int loop_once(int timeout_ms) {
     conn_request_writes();
     store_request_write();
+    fetch_request_writes();
     if (lws_service(loop.context, timeout_ms) < 0)
         return -1;
     pipeline_check(loop.context);
@@ -320,6 +334,8 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
         evict_start(loop.context, cfg->limits.room_idle_ms, cfg->limits.hibernate_ms);
         usage_store_start(loop.context);
         call_start(loop.context);
+        if (fetch_start(loop.context, vh, wire_forget) != 0) /* curl's reads are curl's own */
+            log_error("libcurl cannot start: http.fetch is not available");
         return 0;
     }
 fail:
@@ -368,6 +384,7 @@ int server_run(const struct config *cfg) {
     evict_stop();
     usage_store_stop();
     call_stop();
+    fetch_stop();
     store_stop();
     lws_context_destroy(loop.context);
     loop.context = NULL;

@@ -47,11 +47,13 @@ def ping_flood(read):
 
 
 def message_flood(ctx):
-    """More messages than limits.messages_per_second allows, in one go: closed 1008."""
+    """More messages than limits.messages_per_second allows, in one go: closed 1008, or 1013 when
+    the echoes the client does not read fill its send queue first (whichever bound comes
+    first depends on how the loop interleaves reads and writes)."""
     w = ctx.ws("/echo/" + unique("battery-flood-"))
     w.sock.sendall(frame(0x1, b"{}") * 25000)
     code = wait_close(w, BOUND * 3)
-    ctx.test.assertIn(code, (1008, "eof"), "closed with %s" % code)
+    ctx.test.assertIn(code, (1008, 1013, "eof"), "closed with %s" % code)
 
 
 def many_fragments(ctx):
