@@ -32,6 +32,8 @@ stds.roomd = {
         },
         os = { fields = { "clock", "date", "time" } },
         json = { fields = { "array", "decode", "encode", "is_array", "is_object", "null", "object" } },
+        rooms = { fields = { "call", "send" } },
+        http = { fields = { "fetch" } },
     },
 }
 std = "roomd"

@@ -273,6 +273,30 @@ function rooms.call(ns, id, value, opts) end
 ---@param value any
 function rooms.send(ns, id, value) end
 
+---Outbound HTTP (docs/lua-api.md, "Outbound HTTP"): only to the namespace's `outbound` URLs.
+---@class roomd.http
+http = {}
+
+---@class roomd.FetchOptions
+---@field method? "GET"|"POST"|"PUT"|"PATCH"|"DELETE"|"HEAD"
+---@field headers? table<string, string>
+---@field body? string
+---@field json? any sent as JSON
+---@field timeout_ms? integer default 10000, at most 60000
+
+---@class roomd.FetchResponse
+---@field status integer
+---@field headers table<string, string> lowercase names
+---@field body string
+---@field json? roomd.JsonValue when the response is JSON
+
+---Makes an HTTP request; the turn waits for it.
+---@param url string
+---@param opts? roomd.FetchOptions
+---@return roomd.FetchResponse? response
+---@return string? error
+function http.fetch(url, opts) end
+
 ---JSON as roomd converts it (docs/lua-api.md, "JSON").
 ---@class roomd.json
 json = {}
