@@ -1,5 +1,8 @@
-/* log: leveled lines on stderr, each with a time stamp and the level.
- * Callers tag the object they speak of in the text ("[room vote:berlin] ..."). */
+/* log: leveled lines on stderr, each with a time stamp and the level, as text or as one JSON
+ * object per line (log_set_format). Callers tag the object they speak of in the text
+ * ("[room vote:berlin] ...", "[store] ..."); a JSON line carries the tag as fields (ns and room,
+ * or component) and the rest as msg. log_with passes fields explicitly. Either way a message
+ * never breaks its line: control bytes are escaped (\n in text, JSON's escapes in JSON). */
 #ifndef ROOMD_LOG_H
 #define ROOMD_LOG_H
 
@@ -8,6 +11,35 @@
 #include <stdlib.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+enum log_format { LOG_TEXT, LOG_JSON };
+
+/* What a line may say besides its message (NULL / 0: not said). */
+struct log_fields {
+    const char *ns, *room; /* room: room_len bytes, any bytes */
+    size_t room_len;
+    const char *file; /* a room script's file and line */
+    int line;
+    const char *method, *path; /* the access log's */
+    int status;
+    long long bytes;
+    double duration_ms;
+};
+
+void log_set_format(enum log_format format);
+
+/* Parses "text" or "json"; returns -1 for anything else. */
+int log_format_parse(const char *name);
+
+/* A line with fields (log_print's lines have only their text's tag). */
+void log_with(enum log_level level, const struct log_fields *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes line (without its newline) of the given level and fields, as the format says, into
+ * out (cap bytes, NUL-terminated; cut to fit, the line stays whole). Returns its length. For
+ * the tests; log_print and log_with use it. */
+size_t log_format_line(char *out, size_t cap, enum log_level level, long long wall_ms,
+                       const struct log_fields *f, const char *msg);
 
 /* Sets the most verbose level that is printed. */
 void log_set_level(enum log_level level);

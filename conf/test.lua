@@ -49,5 +49,6 @@ return {
         hostile = { script = "../tests/lua/hostile.lua" }, -- test_hostile: scripts that attack roomd
         calls = { script = "../tests/lua/calls.lua" }, -- test_calls: rooms calling rooms
         calls2 = { script = "../tests/lua/calls.lua" },
+        logger = { script = "../tests/lua/logger.lua" }, -- test_logs
     },
 }

@@ -10,6 +10,7 @@
 #include "room.h"
 #include "room_limits.h"
 #include "room_lua.h"
+#include "script_log.h"
 #include "storage_lua.h"
 
 #include <lauxlib.h>
@@ -100,6 +101,7 @@ static int build_vm(const struct ns *ns, struct vm_parts *parts, char *err, size
     lvm_set_cpu_limit(parts->vm, limits->turn_cpu_ms);
     if (storage_lua_open(parts->vm, &parts->storage_ctor_ref, err, errlen) == 0 &&
         call_open(parts->vm, err, errlen) == 0 && fetch_open(parts->vm, err, errlen) == 0 &&
+        script_log_open(parts->vm, err, errlen) == 0 &&
         lvm_load(parts->vm, ns->script, err, errlen) == 0)
         return 0;
 fail:

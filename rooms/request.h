@@ -42,6 +42,7 @@ struct request {
     request_done_fn *on_done; /* NULL for a WebSocket's opening request */
     void *owner;              /* the server's session, or NULL once abandoned */
     struct call *call;        /* another room's call (rooms/call.h): body is its value's JSON */
+    long long started_ns;     /* monotonic: when it arrived (the access log's duration) */
 };
 
 /* Sets a JSON {"error": msg} response with status. */

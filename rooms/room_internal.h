@@ -88,6 +88,9 @@ struct room {
     int n_conns;
     struct room_usage usage;
     struct waiting *waiting; /* ROOM_WAITING: the turn that waits, and on what */
+    long long log_window_ms; /* the script's log budget (script_log.c): this second's start, */
+    int log_lines;           /* lines logged in it, */
+    unsigned long log_held;  /* and lines dropped since the last one logged */
 };
 
 /* ---- calls between rooms (call.c asks, room.c runs the turns) ---- */

@@ -369,9 +369,10 @@ static void read_admin(lua_State *L, int t, struct admin_config *a) {
 }
 
 static void read_config(lua_State *L, struct load *ld, int t) {
-    static const char *const names[] = {
-        "host",  "port",           "node",     "log_level", "limits", "static_root", "namespaces",
-        "admin", "custom_headers", "data_dir", "redis",     "watch",  "durability",  NULL};
+    static const char *const names[] = {"host",       "port",       "node",           "log_level",
+                                        "log_format", "access_log", "limits",         "static_root",
+                                        "namespaces", "admin",      "custom_headers", "data_dir",
+                                        "redis",      "watch",      "durability",     NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, t, names, "the config");
     cfg->host = strdup(opt_string(L, t, "host", "127.0.0.1"));
@@ -382,6 +383,14 @@ static void read_config(lua_State *L, struct load *ld, int t) {
     const char *level = opt_string(L, t, "log_level", "info");
     if ((cfg->log_level = log_level_parse(level)) < 0)
         luaL_error(L, "config: log_level '%s' is not error, warn, info or debug", level);
+    const char *format = opt_string(L, t, "log_format", "text");
+    if ((cfg->log_format = log_format_parse(format)) < 0)
+        luaL_error(L, "config: log_format '%s' is not text or json", format);
+    lua_getfield(L, t, "access_log");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "config: 'access_log' must be true or false");
+    cfg->access_log = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     const char *root = opt_string(L, t, "static_root", NULL);
     if (root)
         cfg->static_root = resolve(L, ld, root, "static_root");

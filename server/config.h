@@ -36,6 +36,8 @@ struct config {
     int port;
     char *node;
     int log_level;
+    int log_format;        /* enum log_format: text (default) or json */
+    bool access_log;       /* a line per answered HTTP request */
     char *static_root;     /* absolute path, or NULL when there is none */
     char *data_dir;        /* the embedded storage folder (absolute) */
     char *redis;           /* an existing Redis server URL, or NULL for the embedded one */

@@ -5,6 +5,7 @@
  * Every error is a JSON {"error": ...} with the status docs/http-contract.md gives. A request
  * handed to a room belongs to the room until it calls on_done; if the
  * client leaves first, the session only marks it abandoned. */
+#include "clock.h"
 #include "config.h"
 #include "door.h"
 #include "log.h"
@@ -116,6 +117,7 @@ struct request *http_new_request(struct lws *wsi, const char *method, const char
     if (!req || !(req->path = strndup(path, path_len)))
         goto fail;
     snprintf(req->method, sizeof req->method, "%s", method);
+    req->started_ns = clock_ns();
     req->path_len = path_len;
     req->rest = req->path + rest_off;
     req->rest_len = rest_len;
@@ -219,8 +221,31 @@ static int write_body(struct session *s) {
     return n < 0 ? -1 : 0;
 }
 
+/* access_log = true: one line per answer, with the request's method, path, status, bytes and
+ * time, and its room. */
+static void access_line(struct session *s) {
+    char *uri;
+    int uri_len, m = lws_http_get_uri_and_method(s->wsi, &uri, &uri_len);
+    struct request *req = s->req;
+    struct log_fields f = {
+        .method =
+            m >= 0 && m < (int)(sizeof method_names / sizeof *method_names) ? method_names[m] : "-",
+        .path = uri_len > 0 ? uri : "-",
+        .status = req->status,
+        .bytes = (long long)req->resp_len,
+        .duration_ms = req->started_ns ? (double)(clock_ns() - req->started_ns) / 1e6 : 0,
+        .ns = s->ns ? ns_name(s->ns) : NULL,
+        .room = s->ns ? s->id : NULL,
+        .room_len = s->ns && s->id ? s->id_len : 0};
+    if (!f.room)
+        f.ns = NULL;
+    log_with(LOG_INFO, &f, "%s %s %d", f.method, f.path, f.status);
+}
+
 /* The answer is out: forget the request, keep the connection alive if we may. */
 static int finish_transaction(struct session *s) {
+    if (server.cfg->access_log && s->req)
+        access_line(s);
     if (s->counted)
         server.http_pending--;
     request_free(s->req);
@@ -449,6 +474,8 @@ int http_on_request(struct lws *wsi, struct session *s, const char *path) {
     s->wsi = wsi;
     s->state = SESSION_IDLE;
     s->counted = false;
+    s->id = NULL; /* set once the room is known (room_request) */
+    s->id_len = 0;
     if (pipeline_busy(&s->pipeline_slot, wsi) != 0)
         return -1;
     /* A body we answer without reading would be parsed as the next request: close instead. */

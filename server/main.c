@@ -18,7 +18,7 @@
 static const char usage[] =
     "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
     "             [--data DIR] [--redis URL] [--watch] [--admin-port N]\n"
-    "             [--set NAME=VALUE]...\n"
+    "             [--log-format text|json] [--set NAME=VALUE]...\n"
     "       roomd --limits   (prints every limit, its default and its effect)\n"
     "       roomd test [--conf FILE] [--redis URL] [--set NAME=VALUE]... SPEC.lua...\n"
     "                        (runs room-script specs: docs/testing-rooms.md)\n";
@@ -68,8 +68,11 @@ static const char *absolute(const char *dir, char *out, size_t len) {
 
 static int parse_args(int argc, char **argv, struct args *a) {
     char path[PATH_MAX * 2];
-    static const char *const flag_sets[][2] = {
-        {"--host", "host"}, {"--port", "port"}, {"--node", "node"}, {"--admin-port", "admin.port"}};
+    static const char *const flag_sets[][2] = {{"--host", "host"},
+                                               {"--port", "port"},
+                                               {"--node", "node"},
+                                               {"--admin-port", "admin.port"},
+                                               {"--log-format", "log_format"}};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
@@ -130,6 +133,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     log_set_level((enum log_level)cfg.log_level);
+    log_set_format((enum log_format)cfg.log_format);
     status = server_run(&cfg);
     config_free(&cfg);
 out:

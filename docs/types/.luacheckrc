@@ -34,6 +34,7 @@ stds.roomd = {
         json = { fields = { "array", "decode", "encode", "is_array", "is_object", "null", "object" } },
         rooms = { fields = { "call", "send" } },
         http = { fields = { "fetch" } },
+        log = { fields = { "error", "info", "warn" } },
     },
 }
 std = "roomd"

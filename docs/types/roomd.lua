@@ -273,6 +273,19 @@ function rooms.call(ns, id, value, opts) end
 ---@param value any
 function rooms.send(ns, id, value) end
 
+---Lines in roomd's log with the room and the script's file:line (docs/lua-api.md, "Logging").
+---@class roomd.log
+log = {}
+
+---@param ... any joined with spaces
+function log.info(...) end
+
+---@param ... any joined with spaces
+function log.warn(...) end
+
+---@param ... any joined with spaces
+function log.error(...) end
+
 ---Outbound HTTP (docs/lua-api.md, "Outbound HTTP"): only to the namespace's `outbound` URLs.
 ---@class roomd.http
 http = {}
