@@ -27,7 +27,7 @@ for layer in server rooms persistence lua base; do
     libs+=("$(find out/build -name "libroomd_$layer.a" | head -1)")
 done
 build fuzz_server -I"$root/persistence" -Wl,--start-group "${libs[@]}" -Wl,--end-group \
-    $(pkg-config --libs libwebsockets luajit jansson hiredis libjwt) -lm
+    $(pkg-config --libs libwebsockets luajit jansson hiredis libjwt libcurl) -lm
 for name in ${FUZZ_ONLY:-fuzz_route fuzz_ljson fuzz_lpat fuzz_server}; do
     mkdir -p "out/corpus-$name"
     dict=() kept=()
