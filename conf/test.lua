@@ -50,5 +50,6 @@ return {
         calls = { script = "../tests/lua/calls.lua" }, -- test_calls: rooms calling rooms
         calls2 = { script = "../tests/lua/calls.lua" },
         logger = { script = "../tests/lua/logger.lua" }, -- test_logs
+        budgeted = { script = "../tests/lua/echo.lua", budget = { cpu_ms_per_minute = 100 } }, -- test_usage
     },
 }

@@ -127,6 +127,7 @@ struct ns *ns_new(const char *name, const char *script, const char *settings_jso
     }
     ns->node = node;
     ns->limits = limits;
+    ns->cpu_budget_ms = -1;
     if (build_vm(ns, &parts, err, errlen) != 0)
         goto fail;
     take_parts(ns, &parts);
@@ -165,6 +166,10 @@ int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong) {
     ns->ping = ping;
     ns->pong = outbuf_new_text(pong, strlen(pong));
     return ns->pong ? 0 : -1;
+}
+
+void ns_set_cpu_budget(struct ns *ns, long ms) {
+    ns->cpu_budget_ms = ms;
 }
 
 void ns_free(struct ns *ns) {

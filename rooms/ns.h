@@ -42,6 +42,10 @@ size_t ns_heap_bytes(const struct ns *ns);
 /* Makes ping (exact text) answered with pong by roomd itself. Returns 0 or -1 (out of memory). */
 int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong);
 
+/* The namespace's own CPU budget per room per minute (0: none), over the global limit's; -1
+ * goes back to limits.room_cpu_ms_per_minute. */
+void ns_set_cpu_budget(struct ns *ns, long ms);
+
 /* Asks for one whole garbage collection cycle in every namespace's VM (rooms left memory: give
  * back what they held; LuaJIT would wait for new allocations), run by ns_collect_step. */
 void ns_collect_soon(void);

@@ -27,6 +27,7 @@ struct ns {
     struct ns_counters counters;
     char **outbound; /* URL prefixes http.fetch may reach (rooms/fetch.h), normalised */
     int n_outbound;
+    long cpu_budget_ms; /* per room per minute (0: none), or -1: limits.room_cpu_ms_per_minute */
 };
 
 #endif

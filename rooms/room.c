@@ -585,13 +585,14 @@ static void load(struct room *r) {
         room_loaded(r, NULL, 0, 0, 0);
 }
 
-#define OVER_BUDGET "room over its CPU budget (limits.room_cpu_ms_per_minute): try again later"
+#define OVER_BUDGET "room over its CPU budget (turn time per minute): try again later"
 
 /* Over its CPU budget, the room refuses what clients ask: requests get 429, messages an error,
  * joins close 1013 (try again later). Leaves and alarms still run: they are the room's own
  * bookkeeping. */
 static bool refuse_over_budget(struct room *r, struct event *ev) {
-    long budget = r->ns->limits->room_cpu_ms_per_minute;
+    long budget =
+        r->ns->cpu_budget_ms >= 0 ? r->ns->cpu_budget_ms : r->ns->limits->room_cpu_ms_per_minute;
     if (!budget || ev->kind == EVENT_LEAVE || ev->kind == EVENT_ALARM ||
         !usage_over_budget(&r->usage, budget, clock_ms()))
         return false;

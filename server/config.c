@@ -261,13 +261,24 @@ static void read_outbound(lua_State *L, int t, struct ns_config *nc) {
 
 static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) {
     static const char *const names[] = {"script",   "page", "settings", "auto_reply",
-                                        "outbound", "auth", NULL};
+                                        "outbound", "auth", "budget",   NULL};
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
         luaL_error(L, "config: namespace '%s' must be a table", nc->name);
     check_keys(L, t, names, nc->name);
     read_auto_reply(L, t, nc);
     read_outbound(L, t, nc);
+    /* budget = {cpu_ms_per_minute = N}: the namespace's own limits.room_cpu_ms_per_minute */
+    nc->cpu_budget_ms = -1;
+    lua_getfield(L, t, "budget");
+    if (lua_istable(L, -1)) {
+        static const char *const budget_names[] = {"cpu_ms_per_minute", NULL};
+        check_keys(L, lua_gettop(L), budget_names, "budget");
+        nc->cpu_budget_ms = (long)opt_number(L, lua_gettop(L), "cpu_ms_per_minute", -1, 0, 60000);
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "config: budget of '%s' must be {cpu_ms_per_minute = N}", nc->name);
+    }
+    lua_pop(L, 1);
     read_auth(L, ld, t, nc);
     const char *script = opt_string(L, t, "script", NULL);
     if (!script)

@@ -21,6 +21,7 @@ struct ns_config {
     char *ping, *pong; /* auto_reply: a message answered without waking the room, or NULL */
     struct auth_config auth; /* tokens checked at the door (auth.alg 0: none configured) */
     char **outbound;         /* URL prefixes the rooms may fetch (rooms/fetch.h) */
+    long cpu_budget_ms;      /* budget.cpu_ms_per_minute, or -1: limits.room_cpu_ms_per_minute */
     int n_outbound;
 };
 

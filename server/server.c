@@ -263,6 +263,8 @@ static int load_namespaces(const struct config *cfg) {
             ns_free(ns);
             return -1;
         }
+        if (ns)
+            ns_set_cpu_budget(ns, nc->cpu_budget_ms);
         if (!ns || (nc->ping && ns_set_auto_reply(ns, nc->ping, nc->pong) != 0)) {
             fprintf(stderr, "roomd: namespace '%s': %s\n", nc->name, ns ? "out of memory" : err);
             ns_free(ns);

@@ -3,7 +3,8 @@ workload (N requests, M messages) shows up exactly in GET /rooms/<ns>/<id>/usage
 room's eviction and a server restart; rooms that did nothing have no usage; GET /usage/top
 ranks rooms; roomctl usage and roomctl top print the same; bad arguments get 400; and
 limits.room_cpu_ms_per_minute refuses a room's requests (429), messages (an error) and joins
-(1013) once its turns used the minute's budget, while other rooms go on."""
+(1013) once its turns used the minute's budget, while other rooms go on; a namespace's own
+budget (budget = {cpu_ms_per_minute =}) takes the place of the global one."""
 
 import json
 import os
@@ -138,6 +139,11 @@ class UsageTest(AsyncServerTestCase):
         self.assertEqual(code, 1013)
         self.assertEqual(self.server.get("/echo/" + other).status, 200)  # other rooms go on
         await ws.close()
+
+    async def test_a_namespace_may_have_its_own_budget(self):
+        rid = unique("own")  # conf/test.lua: budget = {cpu_ms_per_minute = 100}, under the 150
+        statuses = [self.server.get("/budgeted/%s?burn_ms=60" % rid).status for _ in range(3)]
+        self.assertEqual(statuses, [200, 200, 429])
 
 
 if __name__ == "__main__":
