@@ -35,6 +35,7 @@ return {
         messages_per_second = 20000, -- per connection (burst as many); past it: close 1008
         max_rooms = 1000000, -- rooms in memory at once; a new one past it: 503
         room_cpu_ms_per_minute = 0, -- turn time per room per minute; past it: 429 (0: no budget)
+        jit_watchdog_ms = 10000, -- a turn of a jit = true namespace this long ends the process
     },
 
     -- Each namespace: its room script, optional settings (room.settings), and an

@@ -98,7 +98,7 @@ static int build_vm(const struct ns *ns, struct vm_parts *parts, char *err, size
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         goto fail;
     }
-    lvm_set_cpu_limit(parts->vm, limits->turn_cpu_ms);
+    lvm_set_cpu_limit(parts->vm, ns->jit ? 0 : limits->turn_cpu_ms);
     if (storage_lua_open(parts->vm, &parts->storage_ctor_ref, err, errlen) == 0 &&
         call_open(parts->vm, err, errlen) == 0 && fetch_open(parts->vm, err, errlen) == 0 &&
         script_log_open(parts->vm, err, errlen) == 0 &&
@@ -166,6 +166,11 @@ int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong) {
     ns->ping = ping;
     ns->pong = outbuf_new_text(pong, strlen(pong));
     return ns->pong ? 0 : -1;
+}
+
+void ns_set_jit(struct ns *ns, bool jit) {
+    ns->jit = jit;
+    lvm_set_cpu_limit(ns->vm, jit ? 0 : ns->limits->turn_cpu_ms);
 }
 
 void ns_set_cpu_budget(struct ns *ns, long ms) {

@@ -46,6 +46,10 @@ int ns_set_auto_reply(struct ns *ns, const char *ping, const char *pong);
  * goes back to limits.room_cpu_ms_per_minute. */
 void ns_set_cpu_budget(struct ns *ns, long ms);
 
+/* jit = true: the namespace's scripts run compiled, with no per-turn CPU bound; a turn that
+ * runs past limits.jit_watchdog_ms ends the process (rooms/watchdog.h). */
+void ns_set_jit(struct ns *ns, bool jit);
+
 /* Asks for one whole garbage collection cycle in every namespace's VM (rooms left memory: give
  * back what they held; LuaJIT would wait for new allocations), run by ns_collect_step. */
 void ns_collect_soon(void);

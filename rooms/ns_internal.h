@@ -28,6 +28,7 @@ struct ns {
     char **outbound; /* URL prefixes http.fetch may reach (rooms/fetch.h), normalised */
     int n_outbound;
     long cpu_budget_ms; /* per room per minute (0: none), or -1: limits.room_cpu_ms_per_minute */
+    bool jit;           /* trusted scripts, compiled: no per-turn bound, the watchdog instead */
 };
 
 #endif

@@ -30,6 +30,7 @@
 #include "room_lua.h"
 #include "room_store.h"
 #include "storage_lua.h"
+#include "watchdog.h"
 
 #include <jansson.h>
 #include <lauxlib.h>
@@ -363,9 +364,13 @@ static enum lvm_result step(struct room *r, struct turn *t, int nargs) {
     __typeof__(running) outer = running;
     running.room = r, running.turn = t, running.awaits = (struct await){0};
     long long started = clock_ns();
+    if (r->ns->jit)
+        watchdog_turn_begin(r->tag);
     enum lvm_result res = nargs < 0
                               ? lvm_run(r->ns->vm, r->co, &t->base, err, sizeof err)
                               : lvm_resume(r->ns->vm, r->co, &t->base, nargs, err, sizeof err);
+    if (r->ns->jit)
+        watchdog_turn_end();
     t->awaits = res == LVM_YIELDED ? running.awaits : (struct await){0};
     if (res != LVM_YIELDED && running.awaits.ops) /* it never yielded to us */
         running.awaits.ops->forget(running.awaits.what);

@@ -25,6 +25,7 @@ struct limits {
     size_t max_rooms;        /* rooms in memory at once; a new one past it gets 503 */
     int json_depth;
     long room_cpu_ms_per_minute; /* turn time per room per minute; 0: no budget */
+    long jit_watchdog_ms;        /* a turn of a jit namespace past it ends the process */
 };
 
 #endif

@@ -260,8 +260,8 @@ static void read_outbound(lua_State *L, int t, struct ns_config *nc) {
 }
 
 static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) {
-    static const char *const names[] = {"script",   "page", "settings", "auto_reply",
-                                        "outbound", "auth", "budget",   NULL};
+    static const char *const names[] = {"script", "page",   "settings", "auto_reply", "outbound",
+                                        "auth",   "budget", "jit",      NULL};
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
         luaL_error(L, "config: namespace '%s' must be a table", nc->name);
@@ -269,6 +269,11 @@ static void read_namespace(lua_State *L, struct load *ld, struct ns_config *nc) 
     read_auto_reply(L, t, nc);
     read_outbound(L, t, nc);
     /* budget = {cpu_ms_per_minute = N}: the namespace's own limits.room_cpu_ms_per_minute */
+    lua_getfield(L, t, "jit");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "config: jit of '%s' must be true or false", nc->name);
+    nc->jit = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     nc->cpu_budget_ms = -1;
     lua_getfield(L, t, "budget");
     if (lua_istable(L, -1)) {

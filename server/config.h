@@ -22,6 +22,7 @@ struct ns_config {
     struct auth_config auth; /* tokens checked at the door (auth.alg 0: none configured) */
     char **outbound;         /* URL prefixes the rooms may fetch (rooms/fetch.h) */
     long cpu_budget_ms;      /* budget.cpu_ms_per_minute, or -1: limits.room_cpu_ms_per_minute */
+    bool jit;                /* jit = true: compiled, unbounded turns (rooms/watchdog.h) */
     int n_outbound;
 };
 

@@ -39,6 +39,9 @@ const struct limit_spec limit_specs[] = {
     LIMIT(room_cpu_ms_per_minute, LIMIT_LONG, 0, 0, 60000,
           "turn time one room may use per minute; past it its requests get 429, its messages an "
           "error and its joins close 1013 until the minute is over (0: no budget)"),
+    LIMIT(jit_watchdog_ms, LIMIT_LONG, 10000, 100, 1e9,
+          "a turn of a namespace with jit = true (no per-turn bound) running this long ends the "
+          "process (exit 70) for its supervisor to restart"),
     {0},
 };
 

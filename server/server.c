@@ -24,6 +24,7 @@
 #include "token.h"
 #include "usage_store.h"
 #include "watch.h"
+#include "watchdog.h"
 #include "wire.h"
 
 #include <arpa/inet.h>
@@ -263,8 +264,10 @@ static int load_namespaces(const struct config *cfg) {
             ns_free(ns);
             return -1;
         }
-        if (ns)
+        if (ns) {
             ns_set_cpu_budget(ns, nc->cpu_budget_ms);
+            ns_set_jit(ns, nc->jit);
+        }
         if (!ns || (nc->ping && ns_set_auto_reply(ns, nc->ping, nc->pong) != 0)) {
             fprintf(stderr, "roomd: namespace '%s': %s\n", nc->name, ns ? "out of memory" : err);
             ns_free(ns);
@@ -352,6 +355,14 @@ int server_run(const struct config *cfg) {
         free_namespaces();
         return 1;
     }
+    bool any_jit = false;
+    for (int i = 0; i < cfg->n_namespaces; i++)
+        any_jit |= cfg->namespaces[i].jit;
+    if (any_jit && watchdog_start(cfg->limits.jit_watchdog_ms) != 0) {
+        fprintf(stderr, "roomd: cannot start the watchdog of jit namespaces\n");
+        free_namespaces();
+        return 1;
+    }
     loop.context = create_context(cfg);
     struct lws_vhost *vh = loop.context ? lws_get_vhost_by_name(loop.context, "roomd") : NULL;
     if (!vh) {
@@ -384,6 +395,7 @@ int server_run(const struct config *cfg) {
     watch_stop();
     alarm_stop();
     evict_stop();
+    watchdog_stop();
     usage_store_stop();
     call_stop();
     fetch_stop();
