@@ -222,12 +222,13 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS, MAX_ALARMS, MAX_NAME, MAX_PAY
         return every and floor(every)
     end
 
-    -- set_alarm(name, time_ms [, payload [, {every_ms = N}]]); set_alarm(time_ms [, payload
-    -- [, opts]]) sets the alarm named "". Replaces the alarm of that name.
+    -- set_alarm(name, time_ms [, payload [, {every_ms = N}]]); set_alarm(time_ms) sets the
+    -- alarm named "" (the unnamed one of scripts from before named alarms). Replaces the alarm
+    -- of that name.
     function Storage.set_alarm(self, name, time_ms, payload, opts)
         local st = own(self)
-        if type(name) ~= "string" then
-            name, time_ms, payload, opts = "", name, time_ms, payload
+        if time_ms == nil and type(name) == "number" then
+            name, time_ms = "", name
         end
         check_name(name)
         local rec = { time = check_time(time_ms, "set_alarm's time"), retries = 0 }
