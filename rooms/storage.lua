@@ -6,12 +6,15 @@
 -- script can reach: `own(self)` returns it, or raises when self is not a storage object, its room
 -- has left memory, or the running turn is another room's. In it, `kv` maps each key to its
 -- encoded value (loaded whole when the room starts, so reads never wait); writes go to `kv` and
--- to `dirty` (key -> encoded value, or false for a deletion); `cleared` (delete_all), `alarm`
--- (a time, or false) and `alarm_dirty`; and, for usage metering (rooms/usage.h), `reads` (keys
--- read since roomd last looked) and `bytes` (keys and values held). At the end of the turn roomd
--- checks `dirty` against the limits once more and writes it (and the alarm, if `alarm_dirty`) to
--- Redis as one MULTI/EXEC, holding the turn's output until Redis acknowledges it. Values are
--- encoded with LuaJIT's string.buffer (no JSON): tables, strings, numbers, booleans.
+-- to `dirty` (key -> encoded value, or false for a deletion); `cleared` (delete_all); the named
+-- alarms (`alarms`, `n_alarms`, `alarm_changes`, `alarm_dirty`, `firing`, `legacy`: see the
+-- alarm functions below); and, for usage metering (rooms/usage.h), `reads` (keys read since
+-- roomd last looked) and `bytes` (keys and values held). At the end of the turn roomd checks
+-- `dirty` against the limits once more and writes it (and the changed alarms, if `alarm_dirty`)
+-- to Redis as one MULTI/EXEC, holding the turn's output until Redis acknowledges it. Values are
+-- encoded with LuaJIT's string.buffer (no JSON): tables, strings, numbers, booleans. The factory
+-- returns the methods and, second, the internal alarm functions roomd calls (scripts never see
+-- them).
 local buffer = require("string.buffer")
 local encode, decode = buffer.encode, buffer.decode
 local type, pairs, pcall, error, tostring, tonumber = type, pairs, pcall, error, tostring, tonumber
@@ -207,14 +210,14 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS, MAX_ALARMS, MAX_NAME, MAX_PAY
         return bytes
     end
 
-    local function check_every(opts)
-        if opts == nil then
+    local function check_every(options)
+        if options == nil then
             return nil
         end
-        if type(opts) ~= "table" then
+        if type(options) ~= "table" then
             error("set_alarm options are a table like {every_ms = 60000}", 3)
         end
-        local every = opts.every_ms
+        local every = options.every_ms
         if every ~= nil and (type(every) ~= "number" or every ~= every or every < 1
             or every >= 2 ^ 53) then
             error("every_ms is a period in milliseconds, at least 1", 3)
@@ -225,7 +228,7 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS, MAX_ALARMS, MAX_NAME, MAX_PAY
     -- set_alarm(name, time_ms [, payload [, {every_ms = N}]]); set_alarm(time_ms) sets the
     -- alarm named "" (the unnamed one of scripts from before named alarms). Replaces the alarm
     -- of that name.
-    function Storage.set_alarm(self, name, time_ms, payload, opts)
+    function Storage.set_alarm(self, name, time_ms, payload, options)
         local st = own(self)
         if time_ms == nil and type(name) == "number" then
             name, time_ms = "", name
@@ -233,7 +236,7 @@ return function(own, MAX_KEY, MAX_VALUE, MAX_KEYS, MAX_ALARMS, MAX_NAME, MAX_PAY
         check_name(name)
         local rec = { time = check_time(time_ms, "set_alarm's time"), retries = 0 }
         rec.payload = encode_payload(payload)
-        rec.every = check_every(opts)
+        rec.every = check_every(options)
         change_alarm(st, name, rec)
     end
 
