@@ -45,6 +45,7 @@ return {
         flood = { script = "../tests/lua/flood.lua" },
         store = { script = "../tests/lua/store.lua" }, -- test_storage_api, test_durability
         alarmy = { script = "../tests/lua/alarmy.lua" }, -- test_alarms, test_eviction
+        alarms = { script = "../tests/lua/alarms.lua" }, -- test_named_alarms
         runaway = { script = "../tests/lua/runaway.lua" }, -- test_containment
         hostile = { script = "../tests/lua/hostile.lua" }, -- test_hostile: scripts that attack roomd
         calls = { script = "../tests/lua/calls.lua" }, -- test_calls: rooms calling rooms

@@ -150,21 +150,18 @@ static void push_leave_args(lua_State *co, struct event *ev) {
     lua_pushlstring(co, ev->data ? ev->data : "", ev->len);
 }
 
-/* An alarm turn: if the alarm is due, it is deleted (the turn's checkpoint removes it unless
- * the handler sets another) and the handler gets (room, {retry_count = n}). An alarm that is
- * gone is cleaned out of the alarm index. Stack after: handler, self, info; or nothing. */
+/* An alarm turn: the room's first due alarm is taken (the turn's checkpoint deletes it unless
+ * it repeats or the handler sets it again) and the handler gets (room, {name =, payload =,
+ * retry_count =}). With none due, the turn stores the room's earliest alarm in the alarm index
+ * again. Stack after: handler, self, info; or nothing. */
 static void build_alarm(lua_State *co, struct turn *t) {
     struct room *r = t->room;
-    double when = storage_lua_alarm(co, r);
-    if (when > (double)clock_wall_ms())
-        return;
-    storage_lua_clear_alarm(co, r);
-    if (when == 0 || !lvm_push_handler(r->ns->vm, co, "alarm"))
-        return;
-    lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
-    lua_createtable(co, 0, 1);
-    lua_pushinteger(co, r->alarm.retries);
-    lua_setfield(co, -2, "retry_count");
+    int top = lua_gettop(co);
+    bool handler = lvm_push_handler(r->ns->vm, co, "alarm");
+    if (handler)
+        lua_rawgeti(co, LUA_REGISTRYINDEX, r->self_ref);
+    if (!storage_lua_take_due_alarm(co, r, (double)clock_wall_ms()) || !handler)
+        lua_settop(co, top); /* no handler: the alarm goes without a run */
 }
 
 /* Another room's call: the handler gets (room, value, {ns =, id =} of the caller). Stack after:
@@ -389,18 +386,14 @@ static enum lvm_result run_turn(struct room *r, struct turn *t) {
     return step(r, t, -1);
 }
 
-/* The alarm failed: it runs again when alarm_retry_at says, or is dropped. */
-static void retry_alarm(struct room *r) {
-    long long when = alarm_retry_at(++r->alarm.retries, clock_wall_ms());
-    if (when == 0) {
-        log_error("[room %s] alarm failed %d times: dropped", r->tag, r->alarm.retries);
-        r->alarm.retries = 0;
-        return;
-    }
-    r->alarm.retrying = true;
-    r->ns->counters.alarms_retried++;
-    if (storage_lua_set_alarm(r->ns->vm, r, (double)when) != 0)
-        log_error("[room %s] out of memory retrying the alarm", r->tag);
+/* The alarm turn is over: its alarm runs again after a failure (alarm_retry_at), is re-armed
+ * when it repeats, or goes; the room's next alarm runs at once if it is due too. */
+static void end_alarm(struct room *r, bool ok) {
+    bool more_due = false;
+    if (storage_lua_alarm_done(r->ns->vm, r, ok, &more_due) == STORAGE_ALARM_RETRIED)
+        r->ns->counters.alarms_retried++;
+    if (more_due)
+        room_post_alarm(r);
 }
 
 static void complete_event(struct room *r, struct turn *t, enum lvm_result res) {
@@ -436,10 +429,7 @@ static void complete_event(struct room *r, struct turn *t, enum lvm_result res) 
         r->alarm.queued = false;
         r->ns->counters.alarms_fired += t->base.handled; /* it was due, and the handler ran */
         r->usage.n[USAGE_ALARMS] += t->base.handled;
-        if (res == LVM_FAILED)
-            retry_alarm(r);
-        else
-            r->alarm.retries = 0;
+        end_alarm(r, res != LVM_FAILED);
         break;
     }
 }
@@ -520,11 +510,7 @@ static void end_turn(struct room *r, const struct turn *t) {
     }
     for (int i = 0; i < w.n; i++)
         r->usage.n[w.entries[i].value ? USAGE_WRITES : USAGE_DELETES]++;
-    /* An alarm the script set (or deleted) starts over; a retry keeps its count. */
-    if (w.alarm_changed && !r->alarm.retrying)
-        r->alarm.retries = 0;
-    r->alarm.retrying = false;
-    if ((w.n || w.cleared || w.alarm_changed) && room_store_enabled()) {
+    if ((w.n || w.cleared || w.alarms_changed) && room_store_enabled()) {
         begin_commit(r);
         room_store_commit(r, &w);
     } else {
@@ -587,7 +573,7 @@ static void load(struct room *r) {
     if (room_store_enabled())
         room_store_load(r);
     else
-        room_loaded(r, NULL, 0, 0, 0);
+        room_loaded(r, NULL, 0, NULL);
 }
 
 #define OVER_BUDGET "room over its CPU budget (turn time per minute): try again later"
@@ -689,10 +675,9 @@ static void abort_waiting(struct room *r) {
     free(w);
 }
 
-void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm,
-                 int alarm_retries) {
-    r->alarm.retries = alarm_retries;
-    if (n < 0 || storage_lua_new(r->ns->vm, r->ns->storage_ctor_ref, r, entries, n, alarm) != 0) {
+void room_loaded(struct room *r, const struct storage_entry *entries, int n,
+                 const struct storage_alarms *alarms) {
+    if (n < 0 || storage_lua_new(r->ns->vm, r->ns->storage_ctor_ref, r, entries, n, alarms) != 0) {
         set_state(r, ROOM_COLD);
         fail_queued(r);
         return;

@@ -22,6 +22,7 @@ struct ns;
 struct conn;
 struct outbuf;
 struct request;
+struct storage_alarms;
 struct storage_entry;
 
 /* A room that has not started yet. NULL on out-of-memory. */
@@ -42,8 +43,8 @@ void room_post_leave(struct room *r, struct conn *c, int code, const char *reaso
 
 /* room_store's answers: the stored entries (n < 0: storage unavailable), and whether a
  * checkpoint was stored. */
-void room_loaded(struct room *r, const struct storage_entry *entries, int n, double alarm,
-                 int alarm_retries);
+void room_loaded(struct room *r, const struct storage_entry *entries, int n,
+                 const struct storage_alarms *alarms);
 void room_committed(struct room *r, bool ok);
 
 /* Whether the room has nothing going on (no connection, event, storage operation or held

@@ -51,11 +51,10 @@ enum room_state {
     ROOM_WAITING,    /* a turn waits on a call to another room (call.h); events wait */
 };
 
-/* The room's one alarm, as the alarm index (alarm.c) and its retries see it. */
+/* The room's alarms as the alarm index (alarm.c) sees them; the alarms themselves, their
+ * retries included, are in its storage (storage_lua.h). */
 struct room_alarm {
-    bool queued;   /* an alarm event waits or runs: the poller adds no other */
-    bool retrying; /* this turn's alarm change is a retry's, not the script's */
-    int retries;   /* failed runs of the current alarm (stored with it) */
+    bool queued; /* an alarm event waits or runs: the poller adds no other */
 };
 
 struct room {

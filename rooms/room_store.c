@@ -41,9 +41,14 @@ void room_store_key(const char *ns, const char *id, size_t id_len, char *out, si
     snprintf(out + n, len - n, "}:kv");
 }
 
-/* The key of the room's meta hash: its storage key with "meta" for "kv". */
+/* The key of the room's other keys: its storage key with suffix ("meta", "alarms",
+ * "alarm_data") for "kv". */
+static void sibling_key(const char *kv_key, const char *suffix, char *out, size_t len) {
+    snprintf(out, len, "%.*s%s", (int)(strlen(kv_key) - 2), kv_key, suffix);
+}
+
 static void meta_key(const char *kv_key, char *out, size_t len) {
-    snprintf(out, len, "%.*smeta", (int)(strlen(kv_key) - 2), kv_key);
+    sibling_key(kv_key, "meta", out, len);
 }
 
 static int hex_value(char c) {
@@ -98,50 +103,80 @@ static bool reply_ok(const redisReply *reply, int type) {
     return reply && reply->type == type;
 }
 
-/* The reply to MULTI; HGETALL kv; HMGET meta alarm retries epoch; EXEC:
- * [entries, [alarm, retries, epoch]]. Loading writes nothing: a room that never stores leaves
- * nothing in Redis. */
+/* Whether reply is an array of pairs (HGETALL, ZRANGE WITHSCORES). */
+static bool pairs_ok(const redisReply *reply) {
+    return reply->type == REDIS_REPLY_ARRAY && reply->elements % 2 == 0;
+}
+
+/* The pairs of reply as entries (malloc()ed, at least one; NULL on out-of-memory), pointing into
+ * it. */
+static struct storage_entry *entries_of(const redisReply *reply) {
+    int n = (int)reply->elements / 2;
+    struct storage_entry *e = calloc((size_t)n + 1, sizeof *e);
+    for (int i = 0; e && i < n; i++) {
+        redisReply *k = reply->element[2 * i], *v = reply->element[2 * i + 1];
+        e[i] = (struct storage_entry){k->str, v->str, k->len, v->len};
+    }
+    return e;
+}
+
+/* The reply to MULTI; HGETALL kv; HMGET meta alarm retries epoch; ZRANGE alarms 0 -1
+ * WITHSCORES; HGETALL alarm_data; EXEC: [entries, [alarm, retries, epoch], alarms, extras].
+ * The meta hash's alarm is one stored before named alarms: the room moves it into its alarm set
+ * with its next checkpoint. Loading writes nothing: a room that never stores leaves nothing in
+ * Redis. */
 static void on_loaded(void *arg, redisReply *reply) {
     struct room *r = ticket_redeem(arg);
     if (!r)
         return;
-    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements % 2 ||
-        reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[1]->elements != 3) {
+    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 4 ||
+        !pairs_ok(reply->element[0]) || reply->element[1]->type != REDIS_REPLY_ARRAY ||
+        reply->element[1]->elements != 3 || !pairs_ok(reply->element[2]) ||
+        !pairs_ok(reply->element[3])) {
         log_error("[room %s] cannot load storage: %s", r->tag,
                   reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
-        room_loaded(r, NULL, -1, 0, 0);
+        room_loaded(r, NULL, -1, NULL);
         return;
     }
     redisReply *kv = reply->element[0], *alarm = reply->element[1]->element[0],
                *retries = reply->element[1]->element[1], *epoch = reply->element[1]->element[2];
-    int n = (int)kv->elements / 2;
-    struct storage_entry *e = calloc((size_t)n + 1, sizeof *e);
-    for (int i = 0; e && i < n; i++) {
-        redisReply *k = kv->element[2 * i], *v = kv->element[2 * i + 1];
-        e[i] = (struct storage_entry){k->str, v->str, k->len, v->len};
-    }
-    double when = alarm->type == REDIS_REPLY_STRING ? strtod(alarm->str, NULL) : 0;
+    struct storage_entry *e = entries_of(kv), *times = entries_of(reply->element[2]),
+                         *extras = entries_of(reply->element[3]);
+    struct storage_alarms alarms = {
+        times,
+        extras,
+        (int)reply->element[2]->elements / 2,
+        (int)reply->element[3]->elements / 2,
+        alarm->type == REDIS_REPLY_STRING ? strtod(alarm->str, NULL) : 0,
+        retries->type == REDIS_REPLY_STRING ? atoi(retries->str) : 0,
+    };
     r->epoch = (epoch->type == REDIS_REPLY_STRING ? atoll(epoch->str) : 0) + 1;
     r->epoch_stored = false;
-    int tries = retries->type == REDIS_REPLY_STRING ? atoi(retries->str) : 0;
-    room_loaded(r, e, e ? n : -1, when, tries);
+    room_loaded(r, e, e && times && extras ? (int)kv->elements / 2 : -1, &alarms);
     free(e);
+    free(times);
+    free(extras);
 }
 
 void room_store_load(struct room *r) {
-    char key[KEY_MAX], meta[KEY_MAX];
+    char key[KEY_MAX], meta[KEY_MAX], alarms[KEY_MAX], extras[KEY_MAX];
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
     meta_key(key, meta, sizeof meta);
+    sibling_key(key, "alarms", alarms, sizeof alarms);
+    sibling_key(key, "alarm_data", extras, sizeof extras);
     const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key},
-               *meta_fields[] = {"HMGET", meta, "alarm", "retries", "epoch"}, *exec[] = {"EXEC"};
+               *meta_fields[] = {"HMGET", meta, "alarm", "retries", "epoch"},
+               *times[] = {"ZRANGE", alarms, "0", "-1", "WITHSCORES"},
+               *data[] = {"HGETALL", extras}, *exec[] = {"EXEC"};
     struct ticket *t = ticket_new(r);
     if (!t || store_command(NULL, NULL, 1, multi, NULL) != 0 ||
         store_command(NULL, NULL, 2, all, NULL) != 0 ||
         store_command(NULL, NULL, 5, meta_fields, NULL) != 0 ||
+        store_command(NULL, NULL, 5, times, NULL) != 0 ||
+        store_command(NULL, NULL, 2, data, NULL) != 0 ||
         store_command(on_loaded, t, 1, exec, NULL) != 0) {
         free(t);
-        room_loaded(r, NULL, -1, 0, 0);
+        room_loaded(r, NULL, -1, NULL);
     }
 }
 
@@ -209,20 +244,72 @@ out:
     return rc;
 }
 
-/* The alarm's time in the meta hash and in the sorted set of all alarms, or its removal. */
-static int send_alarm(const struct room *r, const char *key, const struct storage_writes *w) {
-    char meta[KEY_MAX], member[KEY_MAX], when[32], retries[16];
+/* The four commands the alarm changes of a checkpoint may need, each over the alarms it takes. */
+enum alarm_part { ALARM_ZADD, ALARM_ZREM, ALARM_HSET, ALARM_HDEL };
+
+static bool alarm_in(const struct storage_alarm *a, enum alarm_part part) {
+    switch (part) {
+    case ALARM_ZADD:
+        return a->time > 0;
+    case ALARM_ZREM:
+        return a->time == 0;
+    case ALARM_HSET:
+        return a->time > 0 && a->data;
+    case ALARM_HDEL:
+        return a->time == 0 || !a->data;
+    }
+    return false;
+}
+
+/* One command over the alarms of w that belong to part: ZADD alarms time name ..., ZREM alarms
+ * name ..., HSET alarm_data name extras ..., HDEL alarm_data name ... (nothing when none do). */
+static int send_alarm_part(const char *key, const struct storage_writes *w, enum alarm_part part) {
+    static const char *const cmds[] = {"ZADD", "ZREM", "HSET", "HDEL"};
+    int argc = 2, rc = -1;
+    const char **argv = malloc((size_t)(2 * w->n_alarms + 2) * sizeof *argv);
+    size_t *lens = malloc((size_t)(2 * w->n_alarms + 2) * sizeof *lens);
+    char(*when)[24] = malloc((size_t)w->n_alarms * sizeof *when + 1);
+    if (!argv || !lens || !when)
+        goto out;
+    argv[0] = cmds[part], lens[0] = 4, argv[1] = key, lens[1] = strlen(key);
+    for (int i = 0; i < w->n_alarms; i++) {
+        const struct storage_alarm *a = &w->alarms[i];
+        if (!alarm_in(a, part))
+            continue;
+        if (part == ALARM_ZADD) {
+            argv[argc] = when[i];
+            lens[argc++] = (size_t)snprintf(when[i], sizeof when[i], "%.0f", a->time);
+        }
+        argv[argc] = a->name, lens[argc++] = a->name_len;
+        if (part == ALARM_HSET)
+            argv[argc] = a->data, lens[argc++] = a->data_len;
+    }
+    rc = argc > 2 ? send_part(argc, argv, lens) : 0;
+out:
+    free(argv);
+    free(lens);
+    free(when);
+    return rc;
+}
+
+/* The alarm changes: the room's alarm set and their extras, its member in the index of all rooms'
+ * alarms (scored by its earliest alarm, or removed when it has none), and the removal of an
+ * alarm stored before named alarms from the meta hash. */
+static int send_alarms(const struct room *r, const char *key, const struct storage_writes *w) {
+    char alarms[KEY_MAX], extras[KEY_MAX], meta[KEY_MAX], member[KEY_MAX], when[32];
+    sibling_key(key, "alarms", alarms, sizeof alarms);
+    sibling_key(key, "alarm_data", extras, sizeof extras);
     meta_key(key, meta, sizeof meta);
     room_store_member(r->ns->name, r->id, r->id_len, member, sizeof member);
-    snprintf(when, sizeof when, "%.0f", w->alarm);
-    snprintf(retries, sizeof retries, "%d", r->alarm.retries);
-    const char *hset[] = {"HSET", meta, "alarm", when, "retries", retries};
-    const char *zadd[] = {"ZADD", ROOM_STORE_ALARMS, when, member};
-    const char *hdel[] = {"HDEL", meta, "alarm", "retries"};
-    const char *zrem[] = {"ZREM", ROOM_STORE_ALARMS, member};
-    if (w->alarm > 0)
-        return send_part(6, hset, NULL) || send_part(4, zadd, NULL) ? -1 : 0;
-    return send_part(4, hdel, NULL) || send_part(3, zrem, NULL) ? -1 : 0;
+    snprintf(when, sizeof when, "%.0f", w->next_alarm);
+    const char *zadd[] = {"ZADD", ROOM_STORE_ALARMS, when, member},
+               *zrem[] = {"ZREM", ROOM_STORE_ALARMS, member},
+               *hdel[] = {"HDEL", meta, "alarm", "retries"};
+    if (send_alarm_part(alarms, w, ALARM_ZADD) || send_alarm_part(alarms, w, ALARM_ZREM) ||
+        send_alarm_part(extras, w, ALARM_HSET) || send_alarm_part(extras, w, ALARM_HDEL) ||
+        (w->legacy_alarm && send_part(4, hdel, NULL)))
+        return -1;
+    return w->next_alarm > 0 ? send_part(4, zadd, NULL) : send_part(3, zrem, NULL);
 }
 
 /* The activation's epoch, with its first checkpoint: later multi-node fencing checks it. */
@@ -241,7 +328,7 @@ static bool single_command(const struct room *r, const struct storage_writes *w)
     int puts = 0;
     for (int i = 0; i < w->n; i++)
         puts += w->entries[i].value != NULL;
-    return r->epoch_stored && !w->cleared && !w->alarm_changed && w->n > 0 &&
+    return r->epoch_stored && !w->cleared && !w->alarms_changed && w->n > 0 &&
            (puts == 0 || puts == w->n);
 }
 
@@ -259,7 +346,7 @@ static int send_transaction(struct room *r, const char *key, const struct storag
     /* hiredis queues them all at once: they leave in one write with other rooms' commits. */
     if (send_part(1, multi, NULL) != 0 || (w->cleared && send_part(2, del, NULL) != 0) ||
         send_writes(key, w, true, NULL, NULL) != 0 || send_writes(key, w, false, NULL, NULL) != 0 ||
-        (w->alarm_changed && send_alarm(r, key, w) != 0) ||
+        (w->alarms_changed && send_alarms(r, key, w) != 0) ||
         (!r->epoch_stored && send_epoch(r, key) != 0) ||
         store_command(on_committed, t, 1, exec, NULL) != 0)
         return -1;
@@ -309,11 +396,12 @@ int room_store_stats(const struct store_room *rooms, int n, store_reply_fn *fn, 
     if (store_command(NULL, NULL, 1, multi, NULL) != 0)
         return -1;
     for (int i = 0; i < n; i++) {
-        char key[KEY_MAX], meta[KEY_MAX];
+        char key[KEY_MAX], meta[KEY_MAX], member[KEY_MAX];
         room_store_key(rooms[i].ns, rooms[i].id, rooms[i].id_len, key, sizeof key);
         meta_key(key, meta, sizeof meta);
+        room_store_member(rooms[i].ns, rooms[i].id, rooms[i].id_len, member, sizeof member);
         const char *hlen[] = {"HLEN", key}, *usage[] = {"MEMORY", "USAGE", key},
-                   *alarm[] = {"HGET", meta, "alarm"}, *exists[] = {"EXISTS", meta};
+                   *alarm[] = {"ZSCORE", ROOM_STORE_ALARMS, member}, *exists[] = {"EXISTS", meta};
         if (store_command(NULL, NULL, 2, hlen, NULL) != 0 ||
             store_command(NULL, NULL, 3, usage, NULL) != 0 ||
             store_command(NULL, NULL, 3, alarm, NULL) != 0 ||
@@ -325,14 +413,16 @@ int room_store_stats(const struct store_room *rooms, int n, store_reply_fn *fn, 
 
 int room_store_delete(const char *ns, const char *id, size_t id_len, store_reply_fn *fn,
                       void *arg) {
-    char key[KEY_MAX], meta[KEY_MAX], member[KEY_MAX];
+    char key[KEY_MAX], meta[KEY_MAX], member[KEY_MAX], alarms[KEY_MAX], extras[KEY_MAX];
     room_store_key(ns, id, id_len, key, sizeof key);
     meta_key(key, meta, sizeof meta);
+    sibling_key(key, "alarms", alarms, sizeof alarms);
+    sibling_key(key, "alarm_data", extras, sizeof extras);
     room_store_member(ns, id, id_len, member, sizeof member);
-    const char *multi[] = {"MULTI"}, *del[] = {"DEL", key, meta},
+    const char *multi[] = {"MULTI"}, *del[] = {"DEL", key, meta, alarms, extras},
                *zrem[] = {"ZREM", ROOM_STORE_ALARMS, member}, *exec[] = {"EXEC"};
     if (store_command(NULL, NULL, 1, multi, NULL) != 0 ||
-        store_command(NULL, NULL, 3, del, NULL) != 0 ||
+        store_command(NULL, NULL, 5, del, NULL) != 0 ||
         store_command(NULL, NULL, 3, zrem, NULL) != 0)
         return -1;
     return store_command(fn, arg, 1, exec, NULL);
@@ -340,14 +430,16 @@ int room_store_delete(const char *ns, const char *id, size_t id_len, store_reply
 
 int room_store_export(const char *ns, const char *id, size_t id_len, store_reply_fn *fn,
                       void *arg) {
-    char key[KEY_MAX], meta[KEY_MAX];
+    char key[KEY_MAX], meta[KEY_MAX], alarms[KEY_MAX];
     room_store_key(ns, id, id_len, key, sizeof key);
     meta_key(key, meta, sizeof meta);
-    const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key}, *alarm[] = {"HGET", meta, "alarm"},
-               *exec[] = {"EXEC"};
+    sibling_key(key, "alarms", alarms, sizeof alarms);
+    const char *multi[] = {"MULTI"}, *all[] = {"HGETALL", key}, *alarm[] = {"ZSCORE", alarms, ""},
+               *legacy[] = {"HGET", meta, "alarm"}, *exec[] = {"EXEC"};
     if (store_command(NULL, NULL, 1, multi, NULL) != 0 ||
         store_command(NULL, NULL, 2, all, NULL) != 0 ||
-        store_command(NULL, NULL, 3, alarm, NULL) != 0)
+        store_command(NULL, NULL, 3, alarm, NULL) != 0 ||
+        store_command(NULL, NULL, 3, legacy, NULL) != 0)
         return -1;
     return store_command(fn, arg, 1, exec, NULL);
 }
@@ -373,22 +465,25 @@ static int send_entries(const char *key, const struct storage_entry *e, int n) {
 int room_store_import(const char *ns, const char *id, size_t id_len,
                       const struct storage_entry *entries, int n, long long alarm,
                       store_reply_fn *fn, void *arg) {
-    char key[KEY_MAX], meta[KEY_MAX], member[KEY_MAX], when[32];
+    char key[KEY_MAX], meta[KEY_MAX], member[KEY_MAX], alarms[KEY_MAX], extras[KEY_MAX], when[32];
     room_store_key(ns, id, id_len, key, sizeof key);
     meta_key(key, meta, sizeof meta);
+    sibling_key(key, "alarms", alarms, sizeof alarms);
+    sibling_key(key, "alarm_data", extras, sizeof extras);
     room_store_member(ns, id, id_len, member, sizeof member);
     snprintf(when, sizeof when, "%lld", alarm);
-    const char *multi[] = {"MULTI"}, *del[] = {"DEL", key}, *exec[] = {"EXEC"},
-               *set_alarm[] = {"HSET", meta, "alarm", when, "retries", "0"},
+    const char *multi[] = {"MULTI"}, *del[] = {"DEL", key, alarms, extras}, *exec[] = {"EXEC"},
+               *legacy[] = {"HDEL", meta, "alarm", "retries"},
+               *set_alarm[] = {"ZADD", alarms, when, ""},
                *index[] = {"ZADD", ROOM_STORE_ALARMS, when, member},
-               *no_alarm[] = {"HDEL", meta, "alarm", "retries"},
                *unindex[] = {"ZREM", ROOM_STORE_ALARMS, member};
     if (store_command(NULL, NULL, 1, multi, NULL) != 0 ||
-        store_command(NULL, NULL, 2, del, NULL) != 0 || (n > 0 && send_entries(key, entries, n)) ||
-        (alarm > 0 ? store_command(NULL, NULL, 6, set_alarm, NULL) ||
+        store_command(NULL, NULL, 4, del, NULL) != 0 ||
+        store_command(NULL, NULL, 4, legacy, NULL) != 0 ||
+        (n > 0 && send_entries(key, entries, n)) ||
+        (alarm > 0 ? store_command(NULL, NULL, 4, set_alarm, NULL) ||
                          store_command(NULL, NULL, 4, index, NULL)
-                   : store_command(NULL, NULL, 4, no_alarm, NULL) ||
-                         store_command(NULL, NULL, 3, unindex, NULL)))
+                   : store_command(NULL, NULL, 3, unindex, NULL)))
         return -1;
     return store_command(fn, arg, 1, exec, NULL);
 }

@@ -1,12 +1,23 @@
 /* room_store: a room's storage in Redis. Layout (all keys of a room share a
  * hash tag, so Redis Cluster keeps them in one slot):
  *
- *     rd:{<ns>:<escaped id>}:kv     hash: storage key -> encoded value
- *     rd:{<ns>:<escaped id>}:meta   hash: "alarm" -> its time (ms since the epoch),
- *                                   "retries" -> its failed runs so far,
- *                                   "epoch" -> activations so far
- *     rd:alarms                     sorted set: "<ns>:<escaped id>" by alarm time
+ *     rd:{<ns>:<escaped id>}:kv          hash: storage key -> encoded value
+ *     rd:{<ns>:<escaped id>}:meta        hash: "epoch" -> activations so far (before named
+ *                                        alarms also "alarm" -> the one alarm's time and
+ *                                        "retries"; a room still holding those moves them
+ *                                        into its alarm set with its next checkpoint)
+ *     rd:{<ns>:<escaped id>}:alarms      sorted set: alarm name -> its next time (ms since
+ *                                        the epoch); "" is the unnamed alarm
+ *     rd:{<ns>:<escaped id>}:alarm_data  hash: alarm name -> its extras (payload, every_ms,
+ *                                        failed runs, the period a retry belongs to), encoded
+ *                                        like storage values; absent when it has none
+ *     rd:alarms                          sorted set: "<ns>:<escaped id>" by the room's
+ *                                        EARLIEST alarm: one member per room, however many
+ *                                        alarms it has, so the poller's cost does not grow
+ *                                        with them
  *
+ * A room's alarms are loaded with it and kept in memory (storage_lua.h); each checkpoint that
+ * changes them writes the changed names and the room's member in rd:alarms in its MULTI/EXEC.
  * The id is escaped (bytes other than [A-Za-z0-9._~-] as %XX), so no id can
  * name another room's keys or break the hash tag. Replies come back to the
  * room through a ticket holding its namespace, id and generation, never a
@@ -53,12 +64,14 @@ int room_store_parse_key(const char *key, size_t len, char *ns, size_t ns_cap, c
  * hands fn the reply (NULL: no storage); 0, or -1 when nothing could be sent.
  *   room_store_scan: one SCAN step over rooms' meta keys (every room that ever stored has one)
  *     of namespace ns (NULL: all) whose id starts with prefix[0..prefix_len).
- *   room_store_stats: MULTI, then per room HLEN kv, MEMORY USAGE kv, HGET meta alarm,
- *     EXISTS meta; EXEC: 4 replies a room.
- *   room_store_delete: the room's keys and its alarm, in one transaction.
- *   room_store_export: MULTI, HGETALL kv, HGET meta alarm, EXEC.
- *   room_store_import: the room's storage replaced by entries[0..n) and its alarm by alarm (0:
- *     none), in one transaction (MULTI, DEL, HSET, the alarm's writes, EXEC). */
+ *   room_store_stats: MULTI, then per room HLEN kv, MEMORY USAGE kv, ZSCORE rd:alarms (its
+ *     earliest alarm), EXISTS meta; EXEC: 4 replies a room.
+ *   room_store_delete: the room's keys and its alarms, in one transaction.
+ *   room_store_export: MULTI, HGETALL kv, ZSCORE alarms "" (the unnamed alarm), HGET meta alarm
+ *     (the same, stored before named alarms), EXEC.
+ *   room_store_import: the room's storage replaced by entries[0..n) and all its alarms by the
+ *     unnamed alarm at alarm (0: none), in one transaction (MULTI, DEL, HSET, the alarm's
+ *     writes, EXEC). */
 struct store_room {
     const char *ns, *id;
     size_t id_len;

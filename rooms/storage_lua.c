@@ -2,14 +2,17 @@
  * entries to it and of a turn's writes from it; see storage_lua.h.
  *
  * A storage object is a userdata box pointing at its room, with the methods of rooms/storage.lua
- * in its metatable and its state in its environment table (kv, dirty, cleared, alarm,
- * alarm_dirty; see storage.lua), which scripts cannot reach: only storage.lua's `own` and this
- * file read it. The box is cleared when its room forgets it, so a kept storage object is an
- * error, never a dangling pointer. The turn's writes are checked against the limits once more
- * here, in C: whatever a script does, nothing past them is stored. Steps that may allocate run
- * in lua_cpcall, so running out of memory is an error code, not a panic. */
+ * in its metatable (and, under "alarms", storage.lua's internal alarm functions, which scripts
+ * cannot reach: the metatable is hidden) and its state in its environment table (kv, dirty,
+ * cleared, alarms, alarm_dirty; see storage.lua), which scripts cannot reach: only storage.lua's
+ * `own` and this file read it. The box is cleared when its room forgets it, so a kept storage
+ * object is an error, never a dangling pointer. The turn's writes are checked against the limits
+ * once more here, in C: whatever a script does, nothing past them is stored. Steps that may
+ * allocate run in lua_cpcall, so running out of memory is an error code, not a panic. */
 #include "storage_lua.h"
 
+#include "alarm.h"
+#include "clock.h"
 #include "ljson.h"
 #include "log.h"
 #include "lvm.h"
@@ -47,7 +50,15 @@ struct open_args {
     int factory_ref, mt_ref;
 };
 
-/* Builds the storage metatable: __index the methods storage.lua's factory makes. */
+/* retry_at(failed_runs, now_ms) -> when the failed alarm runs again, 0: dropped (alarm.h). */
+static int retry_at(lua_State *L) {
+    lua_pushnumber(L,
+                   (double)alarm_retry_at((int)lua_tonumber(L, 1), (long long)lua_tonumber(L, 2)));
+    return 1;
+}
+
+/* Builds the storage metatable: __index the methods storage.lua's factory makes, "alarms" its
+ * internal alarm functions. */
 static int open_storage(lua_State *L) {
     struct open_args *a = lua_touserdata(L, 1);
     lua_newtable(L); /* mt */
@@ -59,7 +70,12 @@ static int open_storage(lua_State *L) {
     lua_pushinteger(L, STORAGE_KEY_MAX);
     lua_pushinteger(L, STORAGE_VALUE_MAX);
     lua_pushinteger(L, STORAGE_KEYS_PER_CALL);
-    lua_call(L, 4, 1); /* mt, methods */
+    lua_pushinteger(L, STORAGE_ALARMS_MAX);
+    lua_pushinteger(L, STORAGE_ALARM_NAME_MAX);
+    lua_pushinteger(L, STORAGE_ALARM_PAYLOAD_MAX);
+    lua_pushcfunction(L, retry_at);
+    lua_call(L, 8, 2); /* mt, methods, internal */
+    lua_setfield(L, -3, "alarms");
     lua_setfield(L, -2, "__index");
     a->mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
@@ -86,12 +102,12 @@ struct new_args {
     struct room *r;
     const struct storage_entry *e;
     int n;
-    double alarm;
+    const struct storage_alarms *alarms;
 };
 
 /* Pushes a new state table over the entries and the alarm. */
 static void push_state(lua_State *L, const struct new_args *a) {
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 11);
     lua_createtable(L, 0, a->n);
     double bytes = 0;
     for (int i = 0; i < a->n; i++) {
@@ -109,13 +125,53 @@ static void push_state(lua_State *L, const struct new_args *a) {
     lua_setfield(L, -2, "dirty");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "cleared");
-    if (a->alarm > 0)
-        lua_pushnumber(L, a->alarm);
-    else
-        lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "alarm");
+    lua_newtable(L);
+    lua_setfield(L, -2, "alarms");
+    lua_pushnumber(L, 0);
+    lua_setfield(L, -2, "n_alarms");
+    lua_newtable(L);
+    lua_setfield(L, -2, "alarm_changes");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "alarm_dirty");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "legacy");
+}
+
+/* Pushes storage.lua's internal alarm function name, from the storage metatable at mt. */
+static void push_internal_at(lua_State *L, int mt, const char *name) {
+    lua_getfield(L, mt, "alarms");
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+}
+
+/* Pushes a table of entries[0..n): key -> value, or key -> the value as a number. */
+static void push_entries(lua_State *L, const struct storage_entry *e, int n, bool numbers) {
+    lua_createtable(L, 0, n);
+    for (int i = 0; i < n; i++) {
+        char text[32];
+        lua_pushlstring(L, e[i].key, e[i].key_len);
+        if (numbers)
+            snprintf(text, sizeof text, "%.*s", (int)e[i].value_len, e[i].value);
+        if (numbers)
+            lua_pushnumber(L, strtod(text, NULL));
+        else
+            lua_pushlstring(L, e[i].value, e[i].value_len);
+        lua_rawset(L, -3);
+    }
+}
+
+/* Stack: state. Gives it the stored alarms (storage.lua's load). */
+static void load_alarms(lua_State *L, const struct new_args *a) {
+    const struct storage_alarms *al = a->alarms;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->mt_ref);
+    push_internal_at(L, lua_gettop(L), "load");
+    lua_remove(L, -2);
+    lua_pushvalue(L, -2);
+    push_entries(L, al->times, al->n_times, true);
+    push_entries(L, al->data, al->n_data, false);
+    lua_pushnumber(L, al->legacy);
+    lua_pushnumber(L, al->legacy_retries);
+    lua_call(L, 5, 0);
 }
 
 static int new_storage(lua_State *L) {
@@ -125,6 +181,8 @@ static int new_storage(lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, a->mt_ref);
     lua_setmetatable(L, -2);
     push_state(L, a);
+    if (a->alarms && (a->alarms->n_times || a->alarms->legacy > 0))
+        load_alarms(L, a);
     lua_setfenv(L, -2);
     a->r->storage_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     box->room = a->r;
@@ -132,8 +190,8 @@ static int new_storage(lua_State *L) {
 }
 
 int storage_lua_new(struct lvm *vm, int ctor_ref, struct room *r, const struct storage_entry *e,
-                    int n, double alarm) {
-    struct new_args a = {ctor_ref, r, e, n, alarm};
+                    int n, const struct storage_alarms *alarms) {
+    struct new_args a = {ctor_ref, r, e, n, alarms};
     lua_State *L = lvm_state(vm);
     if (lua_cpcall(L, new_storage, &a) == 0)
         return 0;
@@ -190,20 +248,65 @@ static void check_write(lua_State *L) {
                    STORAGE_VALUE_MAX);
 }
 
-/* Reads the alarm and the flags of the state on top into w; raises on an alarm out of range. */
-static void take_alarm(lua_State *L, struct storage_writes *w) {
+/* Pushes storage.lua's internal alarm function name for r's storage. [-0, +1] */
+static void push_internal(lua_State *L, const struct room *r, const char *name) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->storage_ref);
+    lua_getmetatable(L, -1);
+    push_internal_at(L, lua_gettop(L), name);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+}
+
+/* Stack: {name, time, extras}. Copies one alarm change into a, raising unless it keeps the
+ * limits (the extras hold the payload and a few numbers). */
+static void copy_alarm(lua_State *L, struct storage_alarm *a) {
+    size_t len = 0;
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    lua_rawgeti(L, -3, 3); /* change, name, time, extras */
+    if (lua_type(L, -3) != LUA_TSTRING ||
+        (lua_tolstring(L, -3, &len), len > STORAGE_ALARM_NAME_MAX))
+        luaL_error(L, "an alarm name is not a string of at most %d bytes", STORAGE_ALARM_NAME_MAX);
+    a->time = lua_tonumber(L, -2);
+    if (!(a->time == 0 || (a->time > 0 && a->time < 9007199254740992.0)))
+        luaL_error(L, "an alarm time is not a time in milliseconds");
+    if (lua_type(L, -1) == LUA_TSTRING &&
+        (lua_tolstring(L, -1, &len), len > STORAGE_ALARM_PAYLOAD_MAX + 256))
+        luaL_error(L, "an alarm's payload is %d bytes, over the limit", (int)len);
+    a->name = copy(L, -3, &a->name_len);
+    if (lua_type(L, -1) == LUA_TSTRING)
+        a->data = copy(L, -1, &a->data_len);
+    lua_pop(L, 3);
+}
+
+/* Stack: state. Reads the flags into w and copies the alarm changes out (storage.lua's
+ * take_writes). */
+static void take_alarms(lua_State *L, const struct room *r, struct storage_writes *w) {
     get_field(L, "cleared");
     w->cleared = lua_toboolean(L, -1);
     lua_pop(L, 1);
     get_field(L, "alarm_dirty");
-    w->alarm_changed = lua_toboolean(L, -1);
+    w->alarms_changed = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    get_field(L, "alarm");
-    bool none = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-    w->alarm = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+    if (!w->alarms_changed)
+        return;
+    push_internal(L, r, "take_writes");
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 3); /* state, changes, earliest, legacy */
+    w->legacy_alarm = lua_toboolean(L, -1);
+    w->next_alarm = lua_tonumber(L, -2);
+    lua_pop(L, 2);
+    int n = (int)lua_objlen(L, -1);
+    if (n && !(w->alarms = calloc((size_t)n, sizeof *w->alarms)))
+        luaL_error(L, "out of memory");
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        copy_alarm(L, &w->alarms[w->n_alarms++]);
+        lua_pop(L, 1);
+    }
     lua_pop(L, 1);
-    if (!none && !(w->alarm > 0 && w->alarm < 9007199254740992.0))
-        luaL_error(L, "the storage alarm is not a time in milliseconds");
+    lua_pushboolean(L, 0);
+    set_field(L, "alarm_dirty");
 }
 
 struct take_args {
@@ -216,7 +319,7 @@ static int take_writes(lua_State *L) {
     struct take_args *a = lua_touserdata(L, 1);
     struct storage_writes *w = a->w;
     push_state_of(L, a->r);
-    take_alarm(L, w);
+    take_alarms(L, a->r, w);
     get_field(L, "dirty");
     int n = 0;
     for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1), n++)
@@ -236,8 +339,6 @@ static int take_writes(lua_State *L) {
     }
     lua_pushboolean(L, 0);
     set_field(L, "cleared");
-    lua_pushboolean(L, 0);
-    set_field(L, "alarm_dirty");
     return 0;
 }
 
@@ -297,35 +398,71 @@ void storage_writes_free(struct storage_writes *w) {
         free((char *)w->entries[i].value);
     }
     free(w->entries);
+    for (int i = 0; i < w->n_alarms; i++) {
+        free((char *)w->alarms[i].name);
+        free((char *)w->alarms[i].data);
+    }
+    free(w->alarms);
     memset(w, 0, sizeof *w);
 }
 
-int storage_lua_set_alarm(struct lvm *vm, struct room *r, double when) {
-    lua_State *L = lvm_state(vm);
-    push_state_of(L, r);
-    lua_pushnumber(L, when);
-    set_field(L, "alarm");
-    lua_pushboolean(L, 1);
-    set_field(L, "alarm_dirty");
-    lua_pop(L, 1);
+bool storage_lua_take_due_alarm(lua_State *co, struct room *r, double now_ms) {
+    if (r->storage_ref == LUA_NOREF)
+        return false;
+    push_internal(co, r, "take_due");
+    push_state_of(co, r);
+    lua_pushnumber(co, now_ms);
+    lua_call(co, 2, 1);
+    if (!lua_isnil(co, -1))
+        return true;
+    lua_pop(co, 1);
+    return false;
+}
+
+struct done_args {
+    struct room *r;
+    bool ok, more_due;
+    enum storage_alarm_end end;
+    int failed;
+    char name[48]; /* printable, cut */
+};
+
+/* storage.lua's done, its answers into a. */
+static int alarm_done(lua_State *L) {
+    struct done_args *a = lua_touserdata(L, 1);
+    push_internal(L, a->r, "done");
+    push_state_of(L, a->r);
+    lua_pushboolean(L, a->ok);
+    lua_pushnumber(L, (double)clock_wall_ms());
+    lua_call(L, 3, 4); /* outcome, name, failed runs, more due */
+    const char *end = lua_tostring(L, -4), *name = lua_tostring(L, -3);
+    a->end = !end            ? STORAGE_ALARM_NONE
+             : end[0] == 'r' ? STORAGE_ALARM_RETRIED
+             : end[1] == 'r' ? STORAGE_ALARM_DROPPED
+                             : STORAGE_ALARM_DONE;
+    for (size_t i = 0; name && name[i] && i + 1 < sizeof a->name; i++)
+        a->name[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+    a->failed = (int)lua_tonumber(L, -2);
+    a->more_due = lua_toboolean(L, -1);
     return 0;
 }
 
-double storage_lua_alarm(lua_State *L, const struct room *r) {
-    push_state_of(L, r);
-    get_field(L, "alarm");
-    double when = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
-    lua_pop(L, 2);
-    return when;
-}
-
-void storage_lua_clear_alarm(lua_State *L, struct room *r) {
-    push_state_of(L, r);
-    lua_pushboolean(L, 0);
-    set_field(L, "alarm");
-    lua_pushboolean(L, 1);
-    set_field(L, "alarm_dirty");
-    lua_pop(L, 1);
+enum storage_alarm_end storage_lua_alarm_done(struct lvm *vm, struct room *r, bool ok,
+                                              bool *more_due) {
+    struct done_args a = {.r = r, .ok = ok};
+    lua_State *L = lvm_state(vm);
+    *more_due = false;
+    if (r->storage_ref == LUA_NOREF)
+        return STORAGE_ALARM_NONE;
+    if (lua_cpcall(L, alarm_done, &a) != 0) {
+        log_error("[room %s] out of memory ending the alarm's turn", r->tag);
+        lua_pop(L, 1);
+        return STORAGE_ALARM_NONE;
+    }
+    if (a.end == STORAGE_ALARM_DROPPED)
+        log_error("[room %s] alarm \"%s\" failed %d times: dropped", r->tag, a.name, a.failed);
+    *more_due = a.more_due;
+    return a.end;
 }
 
 void storage_lua_push(lua_State *L, const struct room *r) {

@@ -444,12 +444,15 @@ static json_t *export_entry(struct ns *ns, const redisReply *k, const redisReply
 
 static void on_exported(void *arg, redisReply *reply) {
     struct call *c = arg;
-    if (!c->wsi || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+    if (!c->wsi || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
         reply->element[0]->type != REDIS_REPLY_ARRAY) {
         answer_error(c, 503, "storage unavailable");
         return;
     }
+    /* the unnamed alarm, or one stored before named alarms (room_store_export) */
     const redisReply *kv = reply->element[0], *alarm = reply->element[1];
+    if (alarm->type != REDIS_REPLY_STRING)
+        alarm = reply->element[2];
     json_t *entries = json_array();
     for (size_t i = 0; i + 1 < kv->elements; i += 2)
         json_array_append_new(entries, export_entry(c->ns, kv->element[i], kv->element[i + 1]));

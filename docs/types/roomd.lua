@@ -53,7 +53,8 @@
 ---A WebSocket closed. `code` is the close code, `nil` if there was none;
 ---`reason` is the close reason, `""` if none.
 ---@field leave? fun(room: roomd.Room, conn: roomd.Conn, code: integer?, reason: string)
----The room's alarm time has come (the alarm is removed as the turn starts).
+---One of the room's alarms is due (it is removed as the turn starts; a
+---repeating one is set again after a run that did not raise).
 ---@field alarm? fun(room: roomd.Room, info: roomd.AlarmInfo)
 ---Another room's `rooms.call` or `rooms.send`; what it returns is the call's answer.
 ---@field call? fun(room: roomd.Room, value: roomd.JsonValue, from: roomd.Caller): roomd.JsonValue?
@@ -65,6 +66,10 @@
 ---@field id string
 
 ---@class roomd.AlarmInfo
+---The alarm's name (`""` for the one `set_alarm(time_ms)` sets).
+---@field name string
+---Its payload, absent when it has none.
+---@field payload? any
 ---How many earlier runs of this alarm raised an error (0 on the first run).
 ---@field retry_count integer
 
@@ -209,7 +214,7 @@ function Storage:put(key, value) end
 ---@overload fun(self: roomd.Storage, keys: string[]): integer
 function Storage:delete(key) end
 
----Removes every key, and the alarm.
+---Removes every key, and every alarm.
 function Storage:delete_all() end
 
 ---@class roomd.ListOptions
@@ -233,17 +238,41 @@ function Storage:delete_all() end
 ---@return roomd.Entry[]
 function Storage:list(opts) end
 
----Sets the room's one alarm, replacing any other. When it comes, the
----`alarm` handler runs, even if the room left memory or roomd restarted.
----@param time_ms number milliseconds since the epoch, e.g. `now_ms() + 60000`
-function Storage:set_alarm(time_ms) end
+---@class roomd.AlarmOptions
+---Repeat every this many milliseconds (at least 1) after each run that did not raise.
+---@field every_ms? number
 
----The alarm's time (milliseconds since the epoch), or `nil`.
----@return number?
-function Storage:get_alarm() end
+---@class roomd.Alarm
+---@field name string
+---@field time_ms number
+---@field payload? any
+---@field every_ms? number
 
----Removes the alarm.
-function Storage:delete_alarm() end
+---Sets the alarm `name` (0 to 256 bytes), replacing the alarm of that name;
+---at most 1,000 alarms a room. When it comes, the `alarm` handler runs, even
+---if the room left memory or roomd restarted. `set_alarm(time_ms)` sets the
+---alarm named `""`, the room's one alarm of scripts from before named alarms.
+---@param name string|number the name, or the time of the alarm `""`
+---@param time_ms? number milliseconds since the epoch, e.g. `now_ms() + 60000`
+---@param payload? any a storable value of at most 4,096 bytes encoded, given to the handler
+---@param opts? roomd.AlarmOptions
+function Storage:set_alarm(name, time_ms, payload, opts) end
+
+---The alarm's time (milliseconds since the epoch) and payload, or `nil`
+---(no name: the alarm `""`).
+---@param name? string
+---@return number? time_ms
+---@return any payload
+function Storage:get_alarm(name) end
+
+---Removes the alarm (no name: the alarm `""`); whether it existed.
+---@param name? string
+---@return boolean
+function Storage:delete_alarm(name) end
+
+---Every alarm of the room, in time order (then name order).
+---@return roomd.Alarm[]
+function Storage:list_alarms() end
 
 ------------------------------------------------------------------------------
 -- Globals roomd adds to the sandbox
