@@ -677,6 +677,45 @@ int lvm_set_global(struct lvm *vm, const char *name) {
     return rc == 0 ? 0 : -1;
 }
 
+struct module_args {
+    int factory_ref, module_ref;
+    void (*push_args)(lua_State *L);
+};
+
+static int open_module(lua_State *L) {
+    struct module_args *a = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->factory_ref);
+    int base = lua_gettop(L);
+    a->push_args(L);
+    lua_call(L, lua_gettop(L) - base, 1);
+    a->module_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+int lvm_open_module(struct lvm *vm, const char *name, const char *text, size_t len,
+                    void (*push_args)(lua_State *L), char *err, size_t errlen) {
+    char chunk[64];
+    snprintf(chunk, sizeof chunk, "=%s", name);
+    struct module_args a = {LUA_NOREF, LUA_NOREF, push_args};
+    if (lvm_run_prelude(vm, chunk, text, len, &a.factory_ref, err, errlen) != 0)
+        return -1;
+    lua_State *L = vm->L;
+    int rc = lua_cpcall(L, open_module, &a);
+    luaL_unref(L, LUA_REGISTRYINDEX, a.factory_ref);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", name, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a.module_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, a.module_ref);
+    if (lvm_set_global(vm, name) != 0) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    return 0;
+}
+
 int lvm_json_depth(const struct lvm *vm) {
     return vm->json_depth;
 }

@@ -93,6 +93,12 @@ enum lvm_result lvm_resume(struct lvm *vm, lua_State *co, struct lvm_turn *t, in
  * on out-of-memory. */
 int lvm_set_global(struct lvm *vm, const char *name);
 
+/* A module of roomd's own for room scripts: text (a chunk of roomd's, run in the full global
+ * environment) returns a function; it is called with the values push_args leaves on the stack
+ * (run protected), and what it returns becomes the sandbox's global name. 0, or -1 with err. */
+int lvm_open_module(struct lvm *vm, const char *name, const char *text, size_t len,
+                    void (*push_args)(lua_State *L), char *err, size_t errlen);
+
 /* Raises the Lua error fmt... (lua_pushfstring's formats), prefixed with "file:line: " of the
  * innermost frame of the room script on L's stack: unlike luaL_error's level 1, right also when
  * the script reached the C function through a tail call or one of roomd's own chunks. */

@@ -357,42 +357,16 @@ static int send_c(lua_State *L) {
     return 0;
 }
 
-struct open_args {
-    int factory_ref, table_ref;
-};
-
-static int open_rooms(lua_State *L) {
-    struct open_args *a = lua_touserdata(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, a->factory_ref);
+static void push_rooms_args(lua_State *L) {
     lua_pushcfunction(L, call_c);
     lua_pushcfunction(L, send_c);
     ljson_open(L);
     lua_getfield(L, -1, "decode");
     lua_remove(L, -2);
     lua_getglobal(L, "error");
-    lua_call(L, 4, 1);
-    a->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    return 0;
 }
 
 int call_open(struct lvm *vm, char *err, size_t errlen) {
-    struct open_args a = {LUA_NOREF, LUA_NOREF};
-    if (lvm_run_prelude(vm, "=rooms", rooms_lua, sizeof rooms_lua - 1, &a.factory_ref, err,
-                        errlen) != 0)
-        return -1;
-    lua_State *L = lvm_state(vm);
-    int rc = lua_cpcall(L, open_rooms, &a);
-    luaL_unref(L, LUA_REGISTRYINDEX, a.factory_ref);
-    if (rc != 0) {
-        snprintf(err, errlen, "rooms: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        return -1;
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, a.table_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, a.table_ref);
-    if (lvm_set_global(vm, "rooms") != 0) {
-        snprintf(err, errlen, "rooms: out of memory");
-        return -1;
-    }
-    return 0;
+    return lvm_open_module(vm, "rooms", rooms_lua, sizeof rooms_lua - 1, push_rooms_args, err,
+                           errlen);
 }

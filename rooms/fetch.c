@@ -637,41 +637,14 @@ static int fetch_c(lua_State *L) {
     return lua_yield(L, 0);
 }
 
-struct open_args {
-    int factory_ref, table_ref;
-};
-
-static int open_http(lua_State *L) {
-    struct open_args *a = lua_touserdata(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, a->factory_ref);
+static void push_http_args(lua_State *L) {
     lua_pushcfunction(L, fetch_c);
     ljson_open(L);
     lua_getfield(L, -1, "decode");
     lua_remove(L, -2);
     lua_getglobal(L, "pcall");
-    lua_call(L, 3, 1);
-    a->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    return 0;
 }
 
 int fetch_open(struct lvm *vm, char *err, size_t errlen) {
-    struct open_args a = {LUA_NOREF, LUA_NOREF};
-    if (lvm_run_prelude(vm, "=http", http_lua, sizeof http_lua - 1, &a.factory_ref, err, errlen) !=
-        0)
-        return -1;
-    lua_State *L = lvm_state(vm);
-    int rc = lua_cpcall(L, open_http, &a);
-    luaL_unref(L, LUA_REGISTRYINDEX, a.factory_ref);
-    if (rc != 0) {
-        snprintf(err, errlen, "http: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        return -1;
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, a.table_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, a.table_ref);
-    if (lvm_set_global(vm, "http") != 0) {
-        snprintf(err, errlen, "http: out of memory");
-        return -1;
-    }
-    return 0;
+    return lvm_open_module(vm, "http", http_lua, sizeof http_lua - 1, push_http_args, err, errlen);
 }
