@@ -8,10 +8,6 @@
 -- restart, and the alarm fires even if nobody is connected.
 local Auction = {}
 
-local function now_ms()
-    return os.time() * 1000
-end
-
 local function state(room)
     local a = room.auction
     if not a then
@@ -74,7 +70,7 @@ local function refusal(room, amount)
 end
 
 function Auction.message(room, conn, msg)
-    local why = refusal(room, msg.bid)
+    local why = refusal(room, type(msg) == "table" and msg.bid or nil)
     if why then
         return conn:send({ type = "refused", error = why })
     end

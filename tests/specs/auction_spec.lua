@@ -1,0 +1,50 @@
+-- auction_spec.lua: demos/auction/auction.lua, the room docs/tutorial.md builds (its last step
+-- shows this spec for the reader's own copy).
+describe("auction", function()
+    local room
+    before_each(function()
+        room = t.room("auction", "lamp")
+    end)
+
+    it("opens once", function()
+        expect(room:get().json).to_equal({ open = false })
+        local res = room:post({ json = { item = "a lamp", seconds = 60 } })
+        expect(res.status).to_equal(201)
+        expect(res.json.item).to_equal("a lamp")
+        expect(room:post({ json = { item = "again", seconds = 60 } }).status).to_equal(409)
+        expect(room:post({ json = { item = "no time" } }).status).to_equal(409)
+    end)
+
+    it("refuses a low bid to its bidder alone", function()
+        room:post({ json = { item = "a lamp", seconds = 60 } })
+        local ada = room:connect({ query = { name = "ada" } })
+        local bob = room:connect({ query = { name = "bob" } })
+        ada:received()
+        bob:received()
+        ada:send({ bid = 10 })
+        expect(bob:receive()).to_equal({ type = "bid", high = { amount = 10, bidder = "ada" } })
+        ada:received()
+        bob:send({ bid = 11 }) -- conf/default.lua: min_increment = 1
+        ada:received()
+        bob:received()
+        ada:send({ bid = 11 })
+        expect(ada:receive().type).to_equal("refused")
+        expect(bob:received()).to_equal({})
+        bob:send(5) -- not a bid at all
+        expect(bob:receive().type).to_equal("refused")
+    end)
+
+    it("closes when its time is up, even after a restart", function()
+        room:post({ json = { item = "a lamp", seconds = 60 } })
+        local ada = room:connect({ query = { name = "ada" } })
+        ada:send({ bid = 10 })
+        room:restart()
+        t.advance(60 * 1000)
+        expect(room:get().json.closed).to_equal(true)
+        expect(room:get().json.high).to_equal({ amount = 10, bidder = "ada" })
+    end)
+
+    it("wants a name to join", function()
+        expect(room:connect({ query = {} }):closed()).to_be_truthy()
+    end)
+end)
