@@ -139,8 +139,8 @@ bool conn_has_room(struct conn *c, size_t n_bytes) {
         return true;
     if (c->room)
         c->room->ns->counters.slow_consumers++;
-    log_warn("[conn %llu] send queue full (%zu frames, %zu bytes): closing 1013",
-             (unsigned long long)c->id, frames, c->q_bytes + c->held_bytes);
+    log_limited(LOG_WARN, "[conn %llu] send queue full (%zu frames, %zu bytes): closing 1013",
+                (unsigned long long)c->id, frames, c->q_bytes + c->held_bytes);
     conn_abort(c, 1013, "send queue full: the client does not read");
     return false;
 }
@@ -291,8 +291,8 @@ bool conn_take_token(struct conn *c, long long now_ms) {
         c->tokens -= 1;
         return true;
     }
-    log_warn("[conn %llu] over %d messages per second: closing 1008", (unsigned long long)c->id,
-             c->limits->messages_per_second);
+    log_limited(LOG_WARN, "[conn %llu] over %d messages per second: closing 1008",
+                (unsigned long long)c->id, c->limits->messages_per_second);
     conn_abort(c, 1008, "too many messages per second");
     return false;
 }

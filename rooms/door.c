@@ -84,8 +84,8 @@ void door_receive(struct conn *c, const void *in, size_t len, bool final, bool b
     }
     if (room_post_message(c->room, c, msg, n, binary) != 0) {
         m->queue_full++;
-        log_warn("[room %s] queue full: message from conn %llu dropped", c->room->tag,
-                 (unsigned long long)c->id);
+        log_limited(LOG_WARN, "[room %s] queue full: message from conn %llu dropped", c->room->tag,
+                    (unsigned long long)c->id);
     }
 }
 
