@@ -103,6 +103,27 @@ int store_ping(const struct store_target *t, int timeout_ms, char *err, size_t e
     return ok ? 0 : -1;
 }
 
+int store_run(const struct store_target *t, int timeout_ms, int argc, const char **argv, char *err,
+              size_t errlen) {
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = t->path[0] ? redisConnectUnixWithTimeout(t->path, tv)
+                                 : redisConnectWithTimeout(t->host, t->port, tv);
+    if (c && !c->err && t->db) {
+        redisReply *r = redisCommand(c, "SELECT %d", t->db);
+        freeReplyObject(r);
+    }
+    redisReply *r = c && !c->err ? redisCommandArgv(c, argc, argv, NULL) : NULL;
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        snprintf(err, errlen, "%s",
+                 c && c->err                         ? c->errstr
+                 : r && r->type == REDIS_REPLY_ERROR ? r->str
+                                                     : "no reply");
+    freeReplyObject(r);
+    redisFree(c);
+    return ok ? 0 : -1;
+}
+
 /* ---- hiredis event hooks ---- */
 
 static void ev_add_write(void *data) {

@@ -28,6 +28,11 @@ int store_parse_url(const char *url, struct store_target *t, char *err, size_t e
  * the loop runs). Returns 0, or -1 with the reason in err. */
 int store_ping(const struct store_target *t, int timeout_ms, char *err, size_t errlen);
 
+/* Runs one command on Redis at t, blocking for at most timeout_ms (for start-up, before the
+ * loop runs). Returns 0, or -1 with the reason (an error reply included) in err. */
+int store_run(const struct store_target *t, int timeout_ms, int argc, const char **argv, char *err,
+              size_t errlen);
+
 /* Gets the reply to a command: NULL when it failed (not connected, connection lost). The reply
  * is valid only inside the call. */
 typedef void store_reply_fn(void *arg, redisReply *reply);

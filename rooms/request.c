@@ -2,6 +2,7 @@
 #include "request.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,19 @@ void request_fail(struct request *req, int status, const char *msg) {
     req->resp_type = NULL;
     req->status = status;
     json_decref(obj);
+}
+
+void request_fail_retry(struct request *req, const char *msg, int seconds) {
+    request_fail(req, 503, msg);
+    struct request_field *f = calloc(1, sizeof *f);
+    char value[16];
+    snprintf(value, sizeof value, "%d", seconds);
+    if (f && (f->name = strdup("retry-after")) && (f->value = strdup(value))) {
+        req->resp_headers = f;
+        req->n_resp_headers = 1;
+    } else if (f) {
+        free_fields(f, 1);
+    }
 }
 
 void request_free(struct request *req) {

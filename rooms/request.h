@@ -48,6 +48,10 @@ struct request {
 /* Sets a JSON {"error": msg} response with status. */
 void request_fail(struct request *req, int status, const char *msg);
 
+/* Sets a JSON {"error": msg} response with status 503 and a Retry-After of seconds: the room is
+ * moving between nodes (lease.h), a retry soon reaches it. */
+void request_fail_retry(struct request *req, const char *msg, int seconds);
+
 /* Frees the request and its response. Accepts NULL. */
 void request_free(struct request *req);
 

@@ -20,6 +20,7 @@
 #include "conn_internal.h"
 #include "counters.h"
 #include "gate.h"
+#include "lease.h"
 #include "ljson.h"
 #include "log.h"
 #include "lvm.h"
@@ -576,6 +577,17 @@ static void load(struct room *r) {
         room_loaded(r, NULL, 0, NULL);
 }
 
+/* Cluster mode: r's lease is gone or was not renewed in time, so another node may hold the
+ * room now and what this one holds of it may be stale. Its sockets close with 1012 (their
+ * clients reconnect, and reach the holder), its Lua state goes; an event loads it again, lease
+ * first. */
+static void drop(struct room *r) {
+    lease_forget(r);
+    room_close_all(r, 1012, "room moved to another node");
+    if (r->state != ROOM_COLD)
+        reset(r);
+}
+
 #define OVER_BUDGET "room over its CPU budget (turn time per minute): try again later"
 
 /* Over its CPU budget, the room refuses what clients ask: requests get 429, messages an error,
@@ -604,6 +616,9 @@ static bool refuse_over_budget(struct room *r, struct event *ev) {
  * has to wait (storage is being read). */
 static bool run_event(struct room *r) {
     struct event *ev = r->q_head;
+    if (wanted(ev) && (r->state == ROOM_LOADED || r->state == ROOM_READY) && lease_enabled() &&
+        !lease_valid(r))
+        drop(r);
     if (wanted(ev) && r->state == ROOM_COLD) {
         load(r);
         return r->state != ROOM_LOADING; /* go on at once if the load is already over */
@@ -639,16 +654,20 @@ static void drain(struct room *r) {
 }
 
 /* ev fails without a turn: a request gets 503 with why, a join closes 1013 (try again); a
- * leave still frees its conn, an alarm is queued again later. Frees ev. */
-static void fail_event(struct room *r, struct event *ev, const char *why) {
+ * leave still frees its conn, an alarm is queued again later. With moved (the room went to
+ * another node), the request's 503 has a Retry-After and the join closes 1012. Frees ev. */
+static void fail_event(struct room *r, struct event *ev, const char *why, bool moved) {
     struct turn t = {.room = r, .ev = ev};
     if (!wanted(ev)) {
         skip_event(r, ev);
     } else if (ev->kind == EVENT_REQUEST) {
-        request_fail(ev->req, 503, why);
+        if (moved)
+            request_fail_retry(ev->req, why, 1);
+        else
+            request_fail(ev->req, 503, why);
         ev->req->on_done(ev->req);
     } else if (ev->kind == EVENT_JOIN) {
-        conn_close(ev->conn, 1013, why);
+        conn_close(ev->conn, moved ? 1012 : 1013, why);
         skip_event(r, ev);
     } else {
         complete_event(r, &t, LVM_DONE); /* a leave frees its conn */
@@ -659,7 +678,15 @@ static void fail_event(struct room *r, struct event *ev, const char *why) {
 /* Storage could not be read: every waiting event fails; the next one tries again. */
 static void fail_queued(struct room *r) {
     while (r->q_head)
-        fail_event(r, pop_event(r), "storage unavailable, try again");
+        fail_event(r, pop_event(r), "storage unavailable, try again", false);
+}
+
+#define MOVED "the room is moving between nodes, try again"
+
+/* Cluster mode: everything waiting fails as moved (503 with Retry-After, joins 1012). */
+static void fail_queued_moved(struct room *r) {
+    while (r->q_head)
+        fail_event(r, pop_event(r), MOVED, true);
 }
 
 /* The room's waiting turn is no more (the room unloads or goes): its event fails, what it sent
@@ -671,7 +698,7 @@ static void abort_waiting(struct room *r) {
     r->waiting = NULL;
     w->turn.awaits.ops->forget(w->turn.awaits.what);
     gate_release(r, false);
-    fail_event(r, w->turn.ev, "the room restarted while its turn waited on a call");
+    fail_event(r, w->turn.ev, "the room restarted while its turn waited on a call", false);
     free(w);
 }
 
@@ -752,7 +779,32 @@ void room_committed(struct room *r, bool ok) {
     gate_release(r, ok);
     if (!ok)
         reset(r);
+    if (lease_enabled() && !r->lease_until_ms && r->state != ROOM_COLD)
+        drop(r); /* the lease was lost while the checkpoint was in flight */
     drain(r);
+}
+
+void room_lease_lost(struct room *r) {
+    if (r->state != ROOM_LOADING && r->state != ROOM_COMMITTING)
+        drop(r);
+}
+
+bool room_hand_over(struct room *r) {
+    if (r->state == ROOM_LOADING || r->state == ROOM_COMMITTING || r->state == ROOM_WAITING ||
+        r->draining)
+        return false;
+    log_info("[room %s] handed over to another node", r->tag);
+    room_close_all(r, 1012, "room moved to another node");
+    fail_queued_moved(r);
+    if (r->state != ROOM_COLD)
+        reset(r);
+    lease_release(r);
+    return true;
+}
+
+void room_lease_refused(struct room *r) {
+    set_state(r, ROOM_COLD);
+    fail_queued_moved(r);
 }
 
 bool room_is_idle(const struct room *r, long long idle_since_ms) {
@@ -843,6 +895,7 @@ void room_close_all(struct room *r, int code, const char *reason) {
 void room_free(struct room *r) {
     if (!r)
         return;
+    lease_release(r);
     abort_waiting(r);
     while (r->q_head) {
         struct event *ev = pop_event(r);

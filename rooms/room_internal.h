@@ -67,11 +67,14 @@ struct room {
     enum room_state after_commit; /* ROOM_COMMITTING only: the state once the writes are stored */
     bool draining;                /* drain() is on the stack: what a turn causes never nests one */
     uint64_t generation;          /* changes on every reset: replies for an older one are ignored */
-    /* This activation's number: the stored one + 1, written with its first checkpoint. Nothing
-     * reads it back yet: it is there for fencing once rooms live on several nodes (a commit from
-     * an activation older than the stored epoch will be refused). */
+    /* This activation's number: the stored one + 1 (in cluster mode, the one its lease took),
+     * written with its first checkpoint. In cluster mode its lease holds it, and the fence
+     * refuses a checkpoint from any other (lease.h). */
     long long epoch;
     bool epoch_stored; /* written by a checkpoint of this activation (its first one) */
+    bool lease_asked;  /* cluster mode: this wait for the lease asked its holder to hand it over */
+    long long lease_until_ms;      /* cluster mode: the lease counts until then (0: none held) */
+    long long lease_wait_until_ms; /* cluster mode: a client waits for the lease until then */
     struct room_alarm alarm;
     long long last_active_ms;              /* monotonic time of the last event or turn */
     int self_ref, thread_ref, storage_ref; /* in the VM's registry; thread_ref only during a turn */
@@ -91,6 +94,21 @@ struct room {
     int log_lines;           /* lines logged in it, */
     unsigned long log_held;  /* and lines dropped since the last one logged */
 };
+
+/* ---- leases (cluster mode; lease.c asks, room.c acts) ---- */
+
+/* r's lease was found taken or expired: its sockets close with 1012 and its Lua state goes now,
+ * or after the load or checkpoint in flight. */
+void room_lease_lost(struct room *r);
+
+/* Another node asked for r: once no turn or checkpoint is in flight, its sockets close with
+ * 1012, what waits fails with 503 and Retry-After, its Lua state goes and its lease is
+ * released. Returns false when it cannot go yet (ask again later). */
+bool room_hand_over(struct room *r);
+
+/* r's lease is held elsewhere and r does not wait for it (any more): r goes cold, and what waits
+ * fails with 503 and Retry-After. */
+void room_lease_refused(struct room *r);
 
 /* ---- calls between rooms (call.c asks, room.c runs the turns) ---- */
 

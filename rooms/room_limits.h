@@ -8,6 +8,8 @@
 /* The longest namespace name and room id, in bytes: fixed, not configurable. */
 #define ROOM_NS_MAX 32
 #define ROOM_ID_MAX 256
+/* The longest node name (--node) in cluster mode, where it is part of every lease. */
+#define ROOM_NODE_MAX 64
 
 struct limits {
     size_t message_bytes;    /* largest WebSocket message accepted */

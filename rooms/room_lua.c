@@ -182,6 +182,8 @@ static int room_index(lua_State *L) {
         lua_pushstring(L, r->ns->name);
     else if (strcmp(k, "node") == 0)
         lua_pushstring(L, r->ns->node);
+    else if (strcmp(k, "epoch") == 0)
+        lua_pushnumber(L, (lua_Number)r->epoch);
     else if (strcmp(k, "settings") == 0)
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->ns->settings_ref);
     else if (strcmp(k, "storage") == 0)

@@ -3,6 +3,7 @@
 #include "room_store.h"
 
 #include "clock.h"
+#include "lease.h"
 #include "log.h"
 #include "ns_internal.h"
 #include "percent.h"
@@ -17,6 +18,10 @@
 #include <string.h>
 
 #define KEY_MAX (32 + 3 * 256 + 16)
+/* A fenced commit's keys (lease, kv, meta, alarms, alarm_data, the alarm index), and the most
+ * arguments one of its commands passes to redis.call (Redis' Lua unpacks at most ~8000). */
+#define FENCED_KEYS 6
+#define FENCED_PIECE 1000
 
 struct ticket {
     struct ns *ns;
@@ -120,42 +125,95 @@ static struct storage_entry *entries_of(const redisReply *reply) {
     return e;
 }
 
-/* The reply to MULTI; HGETALL kv; HMGET meta alarm retries epoch; ZRANGE alarms 0 -1
- * WITHSCORES; HGETALL alarm_data; EXEC: [entries, [alarm, retries, epoch], alarms, extras].
+/* Fills r from the four parts of a load: [entries, [alarm, retries, epoch], alarms, extras].
  * The meta hash's alarm is one stored before named alarms: the room moves it into its alarm set
- * with its next checkpoint. Loading writes nothing: a room that never stores leaves nothing in
- * Redis. */
-static void on_loaded(void *arg, redisReply *reply) {
-    struct room *r = ticket_redeem(arg);
-    if (!r)
-        return;
-    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 4 ||
-        !pairs_ok(reply->element[0]) || reply->element[1]->type != REDIS_REPLY_ARRAY ||
-        reply->element[1]->elements != 3 || !pairs_ok(reply->element[2]) ||
-        !pairs_ok(reply->element[3])) {
-        log_error("[room %s] cannot load storage: %s", r->tag,
-                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
+ * with its next checkpoint. The activation's epoch is epoch, or (0) the stored one + 1. */
+static void load_from(struct room *r, redisReply *const *part, long long epoch) {
+    if (!pairs_ok(part[0]) || part[1]->type != REDIS_REPLY_ARRAY || part[1]->elements != 3 ||
+        !pairs_ok(part[2]) || !pairs_ok(part[3])) {
+        log_error("[room %s] cannot load storage: malformed reply", r->tag);
         room_loaded(r, NULL, -1, NULL);
         return;
     }
-    redisReply *kv = reply->element[0], *alarm = reply->element[1]->element[0],
-               *retries = reply->element[1]->element[1], *epoch = reply->element[1]->element[2];
-    struct storage_entry *e = entries_of(kv), *times = entries_of(reply->element[2]),
-                         *extras = entries_of(reply->element[3]);
+    redisReply *kv = part[0], *alarm = part[1]->element[0], *retries = part[1]->element[1],
+               *stored = part[1]->element[2];
+    struct storage_entry *e = entries_of(kv), *times = entries_of(part[2]),
+                         *extras = entries_of(part[3]);
     struct storage_alarms alarms = {
         times,
         extras,
-        (int)reply->element[2]->elements / 2,
-        (int)reply->element[3]->elements / 2,
+        (int)part[2]->elements / 2,
+        (int)part[3]->elements / 2,
         alarm->type == REDIS_REPLY_STRING ? strtod(alarm->str, NULL) : 0,
         retries->type == REDIS_REPLY_STRING ? atoi(retries->str) : 0,
     };
-    r->epoch = (epoch->type == REDIS_REPLY_STRING ? atoll(epoch->str) : 0) + 1;
+    r->epoch = epoch ? epoch : (stored->type == REDIS_REPLY_STRING ? atoll(stored->str) : 0) + 1;
     r->epoch_stored = false;
     room_loaded(r, e, e && times && extras ? (int)kv->elements / 2 : -1, &alarms);
     free(e);
     free(times);
     free(extras);
+}
+
+static void load_failed(struct room *r, const redisReply *reply) {
+    log_error("[room %s] cannot load storage: %s", r->tag,
+              reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
+    room_loaded(r, NULL, -1, NULL);
+}
+
+/* The reply to MULTI; HGETALL kv; HMGET meta alarm retries epoch; ZRANGE alarms 0 -1
+ * WITHSCORES; HGETALL alarm_data; EXEC. Loading writes nothing: a room that never stores
+ * leaves nothing in Redis. */
+static void on_loaded(void *arg, redisReply *reply) {
+    struct room *r = ticket_redeem(arg);
+    if (!r)
+        return;
+    if (!reply_ok(reply, REDIS_REPLY_ARRAY) || reply->elements != 4)
+        load_failed(r, reply);
+    else
+        load_from(r, reply->element, 0);
+}
+
+/* Cluster mode: the reply to roomd_acquire (rooms/lease.lua): {"ok", epoch, the four parts of
+ * a load}, or {"held" | "wanted", holder}. */
+static void on_acquired(void *arg, redisReply *reply) {
+    long long sent_ms = ((struct ticket *)arg)->sent_ns / 1000000;
+    struct room *r = ticket_redeem(arg);
+    if (!r)
+        return;
+    const redisReply *status = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2
+                                   ? reply->element[0]
+                                   : NULL;
+    if (!status || status->type != REDIS_REPLY_STRING) {
+        load_failed(r, reply);
+    } else if (strcmp(status->str, "ok") == 0 && reply->elements == 6 &&
+               reply->element[1]->type == REDIS_REPLY_INTEGER) {
+        lease_acquired(r, reply->element[1]->integer, sent_ms);
+        load_from(r, reply->element + 2, reply->element[1]->integer);
+    } else if (reply->element[1]->type == REDIS_REPLY_STRING &&
+               (strcmp(status->str, "held") == 0 || strcmp(status->str, "wanted") == 0)) {
+        if (!lease_wait(r, reply->element[1]->str, reply->element[1]->len, status->str[0] == 'w'))
+            room_lease_refused(r);
+    } else {
+        load_failed(r, reply);
+    }
+}
+
+/* Cluster mode: takes the room's lease and reads it in one call (lease.h). */
+static int send_acquire(struct room *r, struct ticket *t) {
+    char key[KEY_MAX], lease[KEY_MAX], meta[KEY_MAX], alarms[KEY_MAX], extras[KEY_MAX],
+        want[KEY_MAX], ms[24];
+    room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
+    sibling_key(key, "lease", lease, sizeof lease);
+    meta_key(key, meta, sizeof meta);
+    sibling_key(key, "alarms", alarms, sizeof alarms);
+    sibling_key(key, "alarm_data", extras, sizeof extras);
+    sibling_key(key, "want", want, sizeof want);
+    snprintf(ms, sizeof ms, "%ld", lease_duration_ms());
+    const char *argv[] = {"FCALL", "roomd_acquire", "6",  lease,        key, meta,
+                          alarms,  extras,          want, lease_node(), ms};
+    t->sent_ns = clock_ns();
+    return store_command(on_acquired, t, 11, argv, NULL);
 }
 
 void room_store_load(struct room *r) {
@@ -169,6 +227,13 @@ void room_store_load(struct room *r) {
                *times[] = {"ZRANGE", alarms, "0", "-1", "WITHSCORES"},
                *data[] = {"HGETALL", extras}, *exec[] = {"EXEC"};
     struct ticket *t = ticket_new(r);
+    if (t && lease_enabled()) {
+        if (send_acquire(r, t) != 0) {
+            free(t);
+            room_loaded(r, NULL, -1, NULL);
+        }
+        return;
+    }
     if (!t || store_command(NULL, NULL, 1, multi, NULL) != 0 ||
         store_command(NULL, NULL, 2, all, NULL) != 0 ||
         store_command(NULL, NULL, 5, meta_fields, NULL) != 0 ||
@@ -207,8 +272,81 @@ static void on_written(void *arg, redisReply *reply) {
     committed(arg, reply, REDIS_REPLY_INTEGER);
 }
 
+/* Cluster mode: a checkpoint's commands as the arguments of one roomd_commit call
+ * (rooms/lease.lua), each as: count, command, key index, count arguments. The arguments are
+ * copies: the commands' own buffers do not outlive send_part. */
+struct fenced {
+    const char *keys[FENCED_KEYS]; /* lease kv meta alarms alarm_data, the alarm index */
+    char **args;
+    size_t *lens;
+    int n, cap;
+    bool failed; /* out of memory: nothing is sent */
+};
+
+/* The batch send_part adds to, or NULL: each command goes to Redis as it comes (MULTI). */
+static struct fenced *fencing;
+
+static void fenced_add(struct fenced *b, const char *arg, size_t len) {
+    if (b->failed)
+        return;
+    if (b->n == b->cap) {
+        int cap = b->cap ? b->cap * 2 : 64;
+        char **args = realloc(b->args, (size_t)cap * sizeof *args);
+        if (args)
+            b->args = args;
+        size_t *lens = realloc(b->lens, (size_t)cap * sizeof *lens);
+        if (lens)
+            b->lens = lens;
+        if (!args || !lens) {
+            b->failed = true;
+            return;
+        }
+        b->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        b->failed = true;
+        return;
+    }
+    memcpy(copy, arg, len);
+    copy[len] = '\0';
+    b->args[b->n] = copy;
+    b->lens[b->n++] = len;
+}
+
+static void fenced_add_number(struct fenced *b, long n) {
+    char text[24];
+    fenced_add(b, text, (size_t)snprintf(text, sizeof text, "%ld", n));
+}
+
+/* Adds a command (its key one of b's keys) in pieces of at most FENCED_PIECE arguments, so
+ * that the script's unpack() stays within Lua's stack; HSET and ZADD pieces keep their
+ * pairs. */
+static int fenced_command(struct fenced *b, int argc, const char **argv, const size_t *lens) {
+    int key = 0;
+    for (int k = 0; k < FENCED_KEYS && !key; k++)
+        if (strcmp(argv[1], b->keys[k]) == 0)
+            key = k + 1;
+    if (!key || argc < 3)
+        return -1;
+    int piece = strcmp(argv[0], "HSET") == 0 || strcmp(argv[0], "ZADD") == 0
+                    ? FENCED_PIECE - FENCED_PIECE % 2
+                    : FENCED_PIECE;
+    for (int from = 2; from < argc; from += piece) {
+        int n = argc - from < piece ? argc - from : piece;
+        fenced_add_number(b, n);
+        fenced_add(b, argv[0], strlen(argv[0]));
+        fenced_add_number(b, key);
+        for (int i = from; i < from + n; i++)
+            fenced_add(b, argv[i], lens ? lens[i] : strlen(argv[i]));
+    }
+    return b->failed ? -1 : 0;
+}
+
 /* Sends one command of the transaction; only EXEC's reply matters (it fails if any failed). */
 static int send_part(int argc, const char **argv, const size_t *lens) {
+    if (fencing)
+        return fenced_command(fencing, argc, argv, lens);
     return store_command(NULL, NULL, argc, argv, lens);
 }
 
@@ -237,7 +375,9 @@ static int send_writes(const char *key, const struct storage_writes *w, bool del
             lens[argc++] = e->value_len;
         }
     }
-    rc = argc > 2 ? store_command(done, arg, argc, argv, lens) : 0;
+    rc = argc <= 2 ? 0
+         : done    ? store_command(done, arg, argc, argv, lens)
+                   : send_part(argc, argv, lens);
 out:
     free(argv);
     free(lens);
@@ -323,8 +463,10 @@ static int send_epoch(const struct room *r, const char *key) {
 
 /* Whether the commit is one command (only puts, or only deletions, after the activation's first
  * checkpoint): that command alone is atomic, so it goes without MULTI/EXEC, a third of the work
- * for Redis in the common one-key turn. */
+ * for Redis in the common one-key turn. Never in cluster mode: every commit is fenced. */
 static bool single_command(const struct room *r, const struct storage_writes *w) {
+    if (lease_enabled())
+        return false;
     int puts = 0;
     for (int i = 0; i < w->n; i++)
         puts += w->entries[i].value != NULL;
@@ -354,6 +496,55 @@ static int send_transaction(struct room *r, const char *key, const struct storag
     return 0;
 }
 
+/* Cluster mode: the reply to roomd_commit: 1, or an error; FENCED means another activation holds
+ * the lease, and the room must go (lease.h). */
+static void on_fenced_commit(void *arg, redisReply *reply) {
+    struct ticket *t = arg;
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "FENCED", 6) == 0) {
+        struct room *r = registry_find(t->ns, t->id, t->id_len);
+        if (r && r->generation == t->generation)
+            lease_fenced(r);
+    }
+    committed(arg, reply, REDIS_REPLY_INTEGER);
+}
+
+/* Cluster mode: w as one roomd_commit call, which stores it only while r's lease holds this
+ * activation's value. Returns 0, or -1 (no connection, out of memory). */
+static int send_fenced(struct room *r, const char *key, const struct storage_writes *w,
+                       struct ticket *t) {
+    char lease[KEY_MAX], meta[KEY_MAX], alarms[KEY_MAX], extras[KEY_MAX], value[KEY_MAX];
+    sibling_key(key, "lease", lease, sizeof lease);
+    meta_key(key, meta, sizeof meta);
+    sibling_key(key, "alarms", alarms, sizeof alarms);
+    sibling_key(key, "alarm_data", extras, sizeof extras);
+    lease_value(r, value, sizeof value);
+    struct fenced b = {.keys = {lease, key, meta, alarms, extras, ROOM_STORE_ALARMS}};
+    const char *head[] = {"FCALL", "roomd_commit", "6"}, *del[] = {"DEL", key};
+    for (int i = 0; i < 3; i++)
+        fenced_add(&b, head[i], strlen(head[i]));
+    for (int i = 0; i < FENCED_KEYS; i++)
+        fenced_add(&b, b.keys[i], strlen(b.keys[i]));
+    fenced_add(&b, value, strlen(value));
+    fencing = &b;
+    int rc = (w->cleared && send_part(2, del, NULL) != 0) ||
+                     send_writes(key, w, true, NULL, NULL) != 0 ||
+                     send_writes(key, w, false, NULL, NULL) != 0 ||
+                     (w->alarms_changed && send_alarms(r, key, w) != 0) ||
+                     (!r->epoch_stored && send_epoch(r, key) != 0) || b.failed
+                 ? -1
+                 : 0;
+    fencing = NULL;
+    if (rc == 0)
+        rc = store_command(on_fenced_commit, t, b.n, (const char **)b.args, b.lens);
+    if (rc == 0)
+        r->epoch_stored = true;
+    for (int i = 0; i < b.n; i++)
+        free(b.args[i]);
+    free(b.args);
+    free(b.lens);
+    return rc;
+}
+
 void room_store_commit(struct room *r, const struct storage_writes *w) {
     char key[KEY_MAX];
     room_store_key(r->ns->name, r->id, r->id_len, key, sizeof key);
@@ -362,7 +553,9 @@ void room_store_commit(struct room *r, const struct storage_writes *w) {
     r->ns->counters.commits++;
     if (t)
         t->sent_ns = clock_ns();
-    if (t && single_command(r, w))
+    if (t && lease_enabled())
+        rc = send_fenced(r, key, w, t);
+    else if (t && single_command(r, w))
         rc = send_writes(key, w, w->entries[0].value == NULL, on_written, t);
     else if (t)
         rc = send_transaction(r, key, w, t);

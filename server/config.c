@@ -384,11 +384,27 @@ static void read_admin(lua_State *L, int t, struct admin_config *a) {
                    env);
 }
 
+static void read_cluster(lua_State *L, int t, struct cluster_config *c) {
+    static const char *const names[] = {"enabled", "lease_ms", NULL};
+    if (!lua_isnil(L, t) && !lua_istable(L, t))
+        luaL_error(L, "config: 'cluster' must be {enabled = ..., lease_ms = ...}");
+    if (lua_isnil(L, t))
+        return;
+    check_keys(L, t, names, "cluster");
+    lua_getfield(L, t, "enabled");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "config: 'cluster.enabled' must be true or false");
+    c->enabled = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    c->lease_ms = (long)opt_number(L, t, "lease_ms", 3000, 300, 600000);
+}
+
 static void read_config(lua_State *L, struct load *ld, int t) {
     static const char *const names[] = {"host",       "port",       "node",           "log_level",
                                         "log_format", "access_log", "limits",         "static_root",
                                         "namespaces", "admin",      "custom_headers", "data_dir",
-                                        "redis",      "watch",      "durability",     NULL};
+                                        "redis",      "watch",      "durability",     "cluster",
+                                        NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, t, names, "the config");
     cfg->host = strdup(opt_string(L, t, "host", "127.0.0.1"));
@@ -429,6 +445,11 @@ static void read_config(lua_State *L, struct load *ld, int t) {
     read_limits(L, lua_gettop(L), &cfg->limits);
     lua_getfield(L, t, "admin");
     read_admin(L, lua_gettop(L), &cfg->admin);
+    cfg->cluster.lease_ms = 3000;
+    lua_getfield(L, t, "cluster");
+    read_cluster(L, lua_gettop(L), &cfg->cluster);
+    if (cfg->cluster.enabled && !cfg->redis)
+        luaL_error(L, "config: cluster mode needs a shared Redis: give --redis URL");
     lua_getfield(L, t, "custom_headers");
     read_custom_headers(L, cfg, lua_gettop(L));
     lua_getfield(L, t, "namespaces");

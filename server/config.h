@@ -33,6 +33,12 @@ struct admin_config {
     char *token; /* the value of the token_env variable, or NULL: no token asked (loopback only) */
 };
 
+/* Cluster mode (rooms/lease.h, docs/cluster.md): several nodes share one Redis. */
+struct cluster_config {
+    bool enabled;
+    long lease_ms; /* how long a room's lease lasts without renewal */
+};
+
 struct config {
     char *host;
     int port;
@@ -49,6 +55,7 @@ struct config {
     int n_custom_headers;
     struct limits limits;
     struct admin_config admin;
+    struct cluster_config cluster;
     struct ns_config *namespaces;
     int n_namespaces;
 };

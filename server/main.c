@@ -18,7 +18,7 @@
 static const char usage[] =
     "usage: roomd [--conf FILE] [--host ADDR] [--port N] [--node NAME]\n"
     "             [--data DIR] [--redis URL] [--watch] [--admin-port N]\n"
-    "             [--log-format text|json] [--set NAME=VALUE]...\n"
+    "             [--log-format text|json] [--cluster] [--set NAME=VALUE]...\n"
     "       roomd --limits   (prints every limit, its default and its effect)\n"
     "       roomd test [--conf FILE] [--redis URL] [--set NAME=VALUE]... SPEC.lua...\n"
     "                        (runs room-script specs: docs/testing-rooms.md)\n";
@@ -83,8 +83,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
             limit_spec_print_markdown(stdout);
             exit(0);
         }
-        if (strcmp(flag, "--watch") == 0) { /* the one flag without a value */
-            if (add_set(a, "watch", "true") != 0)
+        if (strcmp(flag, "--watch") == 0 || strcmp(flag, "--cluster") == 0) { /* no value */
+            if (add_set(a, flag[2] == 'w' ? "watch" : "cluster.enabled", "true") != 0)
                 return -1;
             continue;
         }

@@ -14,6 +14,7 @@
 #include "door.h"
 #include "evict.h"
 #include "fetch.h"
+#include "lease.h"
 #include "log.h"
 #include "ns.h"
 #include "pipeline.h"
@@ -130,7 +131,10 @@ static void begin_stop(int signo) {
     }
     log_info("%s: stopping (%d WebSockets open)", strsignal(signo), server.ws_open);
     server.stopping = true;
-    door_close_all(1001, "server shutting down");
+    if (lease_enabled()) /* the rooms go on at other nodes: reconnect (docs/cluster.md) */
+        door_close_all(1012, "node stopping: reconnect");
+    else
+        door_close_all(1001, "server shutting down");
     lws_sul_schedule(loop.context, 0, &loop.stop_timer, stop_deadline, STOP_GRACE_US);
 }
 
@@ -300,6 +304,7 @@ static void run_loop(void) {
             continue;
         if (!usage_flushed) {
             usage_store_flush_all();
+            lease_release_all(); /* after every checkpoint already sent: Redis keeps the order */
             usage_flushed = true;
         }
         if (store_pending() == 0)
@@ -324,7 +329,9 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
     struct store_target t;
     if (cfg->redis) {
         if (store_parse_url(cfg->redis, &t, err, sizeof err) != 0 ||
-            store_ping(&t, 2000, err, sizeof err) != 0)
+            store_ping(&t, 2000, err, sizeof err) != 0 ||
+            (cfg->cluster.enabled &&
+             lease_setup(cfg->node, cfg->cluster.lease_ms, &t, err, sizeof err) != 0))
             goto fail;
     } else {
         enum redis_child_mode mode = cfg->fsync_always ? REDIS_CHILD_ALWAYS : REDIS_CHILD_EVERYSEC;
@@ -336,6 +343,7 @@ static int start_storage(const struct config *cfg, struct lws_vhost *vh) {
     }
     if (store_start(loop.context, vh, &t, err, sizeof err) == 0) {
         alarm_start(loop.context);
+        lease_start(loop.context);
         evict_start(loop.context, cfg->limits.room_idle_ms, cfg->limits.hibernate_ms);
         usage_store_start(loop.context);
         call_start(loop.context);
@@ -387,13 +395,14 @@ int server_run(const struct config *cfg) {
     if (cfg->watch && watch_start(loop.context, vh) != 0)
         log_error("cannot watch the room scripts (%s): they reload on SIGHUP only",
                   strerror(errno));
-    log_info("roomd serving %zu namespaces on http://%s:%d/ as node '%s'", ns_count(), cfg->host,
-             cfg->port, cfg->node);
+    log_info("roomd serving %zu namespaces on http://%s:%d/ as node '%s'%s", ns_count(), cfg->host,
+             cfg->port, cfg->node, lease_enabled() ? " (cluster mode)" : "");
     run_loop();
     lws_sul_cancel(&loop.stop_timer);
     lws_sul_cancel(&loop.child_timer);
     watch_stop();
     alarm_stop();
+    lease_stop();
     evict_stop();
     watchdog_stop();
     usage_store_stop();
