@@ -779,8 +779,8 @@ void room_committed(struct room *r, bool ok) {
     gate_release(r, ok);
     if (!ok)
         reset(r);
-    if (lease_enabled() && !r->lease_until_ms && r->state != ROOM_COLD)
-        drop(r); /* the lease was lost while the checkpoint was in flight */
+    if (lease_enabled() && !r->lease_until_ms && (r->state != ROOM_COLD || r->conns))
+        drop(r); /* the lease was lost (or the commit fenced) while it was in flight */
     drain(r);
 }
 

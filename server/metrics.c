@@ -8,6 +8,7 @@
 
 #include "counters.h"
 #include "door.h"
+#include "lease.h"
 #include "ns.h"
 #include "store.h"
 
@@ -262,6 +263,40 @@ static void redis(FILE *f) {
     fprintf(f, "roomd_redis_reconnects_total %" PRIu64 "\n", store_reconnects());
 }
 
+/* Cluster mode only (rooms/lease.h): the node's leases. */
+static void leases(FILE *f) {
+    if (!lease_enabled())
+        return;
+    const struct lease_counters *c = lease_counters();
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } counts[] = {
+        {"roomd_lease_acquired_total", "Room leases taken.",
+         offsetof(struct lease_counters, acquired)},
+        {"roomd_lease_renewals_total", "Lease renewal round trips to Redis (one per 500 rooms).",
+         offsetof(struct lease_counters, renewals)},
+        {"roomd_lease_lost_total", "Leases found taken or expired: the room was dropped.",
+         offsetof(struct lease_counters, lost)},
+        {"roomd_lease_fenced_total", "Checkpoints refused because another node holds the lease.",
+         offsetof(struct lease_counters, fenced)},
+        {"roomd_lease_handovers_total", "Rooms handed to another node on its request.",
+         offsetof(struct lease_counters, handovers)},
+        {"roomd_lease_asked_total", "Handovers this node asked of other nodes.",
+         offsetof(struct lease_counters, asked)},
+        {"roomd_lease_wait_timeouts_total",
+         "Rooms whose lease did not come within the wait: their clients got 503.",
+         offsetof(struct lease_counters, wait_timeouts)},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        family(f, counts[i].name, "counter", counts[i].help);
+        fprintf(f, "%s %" PRIu64 "\n", counts[i].name,
+                *(const uint64_t *)((const char *)c + counts[i].offset));
+    }
+    family(f, "roomd_leases_held", "gauge", "Room leases this node holds now.");
+    fprintf(f, "roomd_leases_held %" PRIu64 "\n", c->held);
+}
+
 /* ---- process_* ---- */
 
 /* Entries of /proc/self/fd, less the one reading it; -1 when it cannot be read. */
@@ -351,6 +386,7 @@ char *metrics_render(size_t *len) {
     lua_heap(f);
     http(f);
     redis(f);
+    leases(f);
     process(f);
     if (fclose(f) != 0 || rc != 0) {
         free(text);

@@ -923,3 +923,70 @@ def _read_reply(f):
         n = int(rest)
         return None if n < 0 else [_read_reply(f) for _ in range(n)]
     raise AssertionError("unexpected Redis reply %r" % line)
+
+
+# ---------------------------------------------------------------- a redis-server of our own
+
+
+class OwnRedis:
+    """A redis-server on a unix socket in a temporary folder: AOF with fsync on every write,
+    so nothing it acknowledged is lost when it is killed and started again on the same folder."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="roomd-redis-")
+        self.sock = os.path.join(self.dir, "redis.sock")
+        self.url = "unix://" + self.sock
+        self.proc = None
+        self.starts = 0
+
+    def start(self, timeout=15.0):
+        self.starts += 1
+        log = open(os.path.join(self.dir, "redis-%d.out" % self.starts), "wb")
+        try:
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", "0", "--unixsocket", self.sock,
+                 "--unixsocketperm", "700", "--dir", self.dir, "--save", "",
+                 "--appendonly", "yes", "--appendfsync", "always",
+                 "--daemonize", "no", "--logfile", os.path.join(self.dir, "redis.log")],
+                cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent)
+        finally:
+            log.close()
+        deadline = time.monotonic() + within_budget(timeout)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("redis-server exited with %s at start: %s"
+                                     % (self.proc.returncode, self.log_tail()))
+            try:
+                if redis_call(self.sock, "PING", timeout=1) == "PONG":
+                    return self
+            except (OSError, AssertionError):
+                pass  # not listening, or still loading the AOF
+            time.sleep(0.02)
+        raise AssertionError("redis-server did not answer within %.0fs: %s"
+                             % (timeout, self.log_tail()))
+
+    def call(self, *args):
+        return redis_call(self.sock, *args)
+
+    def signal(self, signum):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def kill(self):
+        """SIGKILL (works on a stopped process too), then reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def cleanup(self):
+        self.kill()
+        atexit.register(shutil.rmtree, self.dir, True)
+
+    def log_tail(self, lines=20):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return "(no redis.log)"
+        return "\n".join(text.splitlines()[-lines:])
