@@ -327,12 +327,12 @@ static int fenced_command(struct fenced *b, int argc, const char **argv, const s
     for (int k = 0; k < FENCED_KEYS && !key; k++)
         if (strcmp(argv[1], b->keys[k]) == 0)
             key = k + 1;
-    if (!key || argc < 3)
+    if (!key)
         return -1;
     int piece = strcmp(argv[0], "HSET") == 0 || strcmp(argv[0], "ZADD") == 0
                     ? FENCED_PIECE - FENCED_PIECE % 2
                     : FENCED_PIECE;
-    for (int from = 2; from < argc; from += piece) {
+    for (int from = 2; from < argc || from == 2; from += piece) { /* DEL key: no arguments */
         int n = argc - from < piece ? argc - from : piece;
         fenced_add_number(b, n);
         fenced_add(b, argv[0], strlen(argv[0]));

@@ -61,6 +61,21 @@ SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|WARNING:
 
 faulthandler.enable()
 
+# ROOMD_TEST_CLUSTER=1 runs every server of a test program in cluster mode (--cluster), on one
+# Redis of the program's own: the same tests then drive the lease and fence paths
+# (rooms/lease.h), a single node holding every lease.
+CLUSTER_MODE = os.environ.get("ROOMD_TEST_CLUSTER") == "1"
+_shared_redis = None
+
+
+def shared_redis():
+    """The program's Redis in cluster mode, started on first use."""
+    global _shared_redis
+    if _shared_redis is None:
+        _shared_redis = OwnRedis().start()
+        atexit.register(_shared_redis.cleanup)
+    return _shared_redis
+
 # Every random choice a test makes comes from rng, seeded from ROOMD_TEST_SEED when it is set:
 # the seed is printed, so a failure that depends on it can be run again exactly.
 SEED = int(os.environ.get("ROOMD_TEST_SEED") or time.time_ns() % (1 << 32))
@@ -244,7 +259,16 @@ class Server:
             cmd += ["--node", self.node]
         if self.data:
             cmd += ["--data", self.data]
+        if CLUSTER_MODE and "--redis" not in self.args:
+            cmd += ["--cluster", "--redis", shared_redis().url]
         return cmd + self.args
+
+    @property
+    def redis_sock(self):
+        """The unix socket of the Redis this server stores in."""
+        if CLUSTER_MODE and "--redis" not in self.args:
+            return shared_redis().sock
+        return os.path.join(self.data, "redis.sock")
 
     def start(self, timeout=START_TIMEOUT):
         """Starts the server and waits for /healthz 200; retries a lost port race."""

@@ -20,6 +20,7 @@ from harness import (AsyncServerTestCase, OwnRedis, Server, free_port, http_requ
                      ws_connect, ws_expect_close, ws_recv_json)
 
 LEASE_MS = 600
+VOTE_TTL = 2.5  # seconds: the vote room's alarm, for the alarm case
 
 
 def lease_key(ns, room):
@@ -45,6 +46,7 @@ class ClusterModeTest(AsyncServerTestCase):
                 admin = free_port()
                 node = Server(node=name, args=["--cluster", "--redis", cls.redis.url,
                                                "--set", "cluster.lease_ms=%d" % LEASE_MS,
+                                               "--set", "vote.ttl=%g" % VOTE_TTL,
                                                "--admin-port", str(admin)])
                 node.admin_port = admin
                 node.start()
@@ -91,6 +93,20 @@ class ClusterModeTest(AsyncServerTestCase):
         self.redis.call("DEL", lease_key("counter", room))
         self.assertEqual(n1.post("/counter/" + room).json, {"value": 3})
         self.assertEqual(self.stored_value(room), 3)
+
+    async def test_large_fenced_checkpoint(self):
+        """One turn writing 2,500 keys goes through the fence in pieces (Redis' Lua unpacks at
+        most ~8,000 values at once); delete_all clears the room in a fenced call too."""
+        n1 = self.nodes[0]
+        room = unique("large")
+        ops = [{"op": "put_many", "entries": {"k%d" % i: i for i in range(j, j + 100)}}
+               for j in range(0, 2500, 100)]
+        res = n1.post("/store/" + room, {"op": "batch", "ops": ops})
+        self.assertEqual(res.status, 200, res.body)
+        self.assertEqual(self.redis.call("HLEN", "rd:{store:%s}:kv" % room), 2500)
+        res = n1.post("/store/" + room, {"op": "delete_all"})
+        self.assertEqual(res.status, 200, res.body)
+        self.assertEqual(self.redis.call("EXISTS", "rd:{store:%s}:kv" % room), 0)
 
     async def test_lost_lease_drops_the_room(self):
         n1 = self.nodes[0]
@@ -162,6 +178,20 @@ class ClusterModeTest(AsyncServerTestCase):
         self.assertGreater(waited, LEASE_MS / 1000 + 0.9)
         self.assertIsNone(self.stored_value(room))
         self.redis.call("DEL", lease_key("counter", room))
+
+    async def test_an_alarm_fires_once_on_the_holder(self):
+        n1, n2 = self.nodes
+        room = unique("alarm")
+        fired = [metric(n, 'roomd_alarms_fired_total{ns="vote"}') for n in self.nodes]
+        self.assertEqual(n1.post("/vote/" + room, {"option": 0}).json["votes"], [1, 0])
+        # Both nodes poll the alarm index; only the holder may run the alarm's turn.
+        self.assertTrue(wait_until(
+            lambda: self.redis.call("EXISTS", "rd:{vote:%s}:kv" % room) == 0, VOTE_TTL + 3))
+        time.sleep(0.5)  # a second firing, if there were one, would have come by now
+        after = [metric(n, 'roomd_alarms_fired_total{ns="vote"}') for n in self.nodes]
+        self.assertEqual((after[0] - fired[0], after[1] - fired[1]), (1, 0))
+        self.assertTrue(self.redis.call("GET", lease_key("vote", room)).startswith(b"n1 "))
+        self.assertEqual(n1.get("/vote/" + room).json["votes"], [0, 0])
 
     async def test_zz_graceful_stop_releases_leases(self):
         n2 = self.nodes[1]

@@ -52,7 +52,7 @@ def runs(server, rid):
 
 
 def redis(server, *args):
-    return redis_call(os.path.join(server.data, "redis.sock"), *args)
+    return redis_call(server.redis_sock, *args)
 
 
 def room_key(rid, what):

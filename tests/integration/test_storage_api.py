@@ -514,7 +514,7 @@ class StorageApiTest(ServerTestCase):
 
     def test_redis_layout(self):
         """room_store.h: rd:{<ns>:<escaped id>}:kv, escaping bytes other than [A-Za-z0-9._~-]."""
-        sock = os.path.join(self.server.data, "redis.sock")
+        sock = self.server.redis_sock
         run = unique("lay")
         cases = {run + "a:b": run + "a%3Ab", run + "a%3Ab": run + "a%253Ab",
                  run + "{x}": run + "%7Bx%7D", run + "\u00e9 ~._-": run + "%C3%A9%20~._-"}
