@@ -28,7 +28,7 @@ local function acquire(keys, args)
     local epoch = tonumber(redis.call('HGET', keys[3], 'epoch') or '0')
     epoch = math.max(epoch, epoch_of(lease)) + 1
     redis.call('SET', keys[1], node .. ' ' .. epoch, 'PX', args[2])
-    if want then
+    if want == node then
         redis.call('DEL', keys[6])
     end
     return {'ok', epoch, redis.call('HGETALL', keys[2]),
