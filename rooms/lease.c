@@ -281,6 +281,7 @@ static void on_renewed(void *arg, redisReply *reply) {
     } else {
         log_error("[lease] renewal failed: %s",
                   reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no connection");
+        lease_check_error(reply);
     }
     for (size_t i = 0; i < b->n; i++)
         free(b->rooms[i]);
@@ -421,6 +422,18 @@ static void release_one(struct room *r, void *arg) {
 void lease_release_all(void) {
     if (lease.enabled)
         registry_each(release_one, NULL);
+}
+
+void lease_check_error(const redisReply *reply) {
+    static long long next_ms;
+    long long now = clock_ms();
+    if (!reply || reply->type != REDIS_REPLY_ERROR || !strstr(reply->str, "Function not found") ||
+        now < next_ms)
+        return;
+    next_ms = now + 1000;
+    log_error("[lease] Redis lost roomd's functions: loading them again");
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", lease_lua_text};
+    store_command(NULL, NULL, 4, argv, NULL);
 }
 
 void lease_fenced(struct room *r) {

@@ -85,6 +85,10 @@ void lease_release(struct room *r);
 /* Releases every lease this node holds (at a graceful stop). */
 void lease_release_all(void);
 
+/* Looks at an error reply to one of rooms/lease.lua's functions: when Redis lost them (a
+ * restart without persistence, FUNCTION FLUSH), loads them again (at most once a second). */
+void lease_check_error(const redisReply *reply);
+
 /* A checkpoint of r was refused by the fence. */
 void lease_fenced(struct room *r);
 

@@ -185,6 +185,7 @@ static void on_acquired(void *arg, redisReply *reply) {
                                    ? reply->element[0]
                                    : NULL;
     if (!status || status->type != REDIS_REPLY_STRING) {
+        lease_check_error(reply);
         load_failed(r, reply);
     } else if (strcmp(status->str, "ok") == 0 && reply->elements == 6 &&
                reply->element[1]->type == REDIS_REPLY_INTEGER) {
@@ -500,6 +501,7 @@ static int send_transaction(struct room *r, const char *key, const struct storag
  * the lease, and the room must go (lease.h). */
 static void on_fenced_commit(void *arg, redisReply *reply) {
     struct ticket *t = arg;
+    lease_check_error(reply);
     if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "FENCED", 6) == 0) {
         struct room *r = registry_find(t->ns, t->id, t->id_len);
         if (r && r->generation == t->generation)

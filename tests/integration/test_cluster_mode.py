@@ -108,6 +108,23 @@ class ClusterModeTest(AsyncServerTestCase):
         self.assertEqual(res.status, 200, res.body)
         self.assertEqual(self.redis.call("EXISTS", "rd:{store:%s}:kv" % room), 0)
 
+    async def test_functions_lost_by_redis_are_loaded_again(self):
+        n1 = self.nodes[0]
+        room = unique("flush")
+        self.assertEqual(n1.post("/counter/" + room).json, {"value": 1})
+        self.redis.call("FUNCTION", "FLUSH")
+        statuses = []
+        for _ in range(20):
+            res = n1.post("/counter/" + room)
+            statuses.append(res.status)
+            if res.status == 200:
+                break
+            time.sleep(0.1)
+        self.assertEqual(statuses[-1], 200, statuses)
+        self.assertTrue(set(statuses) <= {200, 503}, statuses)
+        self.assertEqual(self.stored_value(room), 1 + statuses.count(200))
+        self.assertTrue(wait_until(lambda: "loading them again" in n1.log_text(), 5))
+
     async def test_lost_lease_drops_the_room(self):
         n1 = self.nodes[0]
         room = unique("lost")
