@@ -18,6 +18,9 @@ return {
     watch = false, -- reload a room script when it changes on disk (--watch; SIGHUP always does)
     data_dir = "../data", -- the embedded redis-server's files (--data)
     redis = nil, -- an existing Redis instead: "redis://HOST:PORT[/DB]" or "unix:///path" (--redis)
+    -- Many nodes on one Redis (--cluster; docs/cluster.md): a room lives on the node holding its
+    -- lease; a dead node's rooms move after lease_ms.
+    cluster = { enabled = false, lease_ms = 3000 },
 
     limits = {
         message_bytes = 1048576, -- largest WebSocket message in (close 1009)
