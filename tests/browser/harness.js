@@ -31,8 +31,11 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Roomd {
-    constructor(sets = []) {
+    // sets: --set values; node: --node; args: further flags (e.g. --cluster --redis URL).
+    constructor(sets = [], { node = "browser-test", args = [] } = {}) {
         this.sets = sets;
+        this.node = node;
+        this.args = args;
         this.data = mkdtempSync(join(tmpdir(), "roomd-browser-"));
         this.log = "";
         this.proc = null;
@@ -41,8 +44,9 @@ export class Roomd {
     async start() {
         this.port ??= await freePort();
         this.url = `http://127.0.0.1:${this.port}`;
-        const args = ["--port", String(this.port), "--data", this.data, "--node", "browser-test"];
+        const args = ["--port", String(this.port), "--data", this.data, "--node", this.node];
         for (const s of this.sets) args.push("--set", s);
+        args.push(...this.args);
         this.proc = spawn(ROOMD, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
         this.exited = new Promise((r) => this.proc.once("exit", (code, sig) => r({ code, sig })));
         for (const stream of [this.proc.stdout, this.proc.stderr]) stream.on("data", (d) => (this.log += d));
