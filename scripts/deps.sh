@@ -9,6 +9,7 @@ packages=(
     libcurl4-openssl-dev openssl redis-server
     python3 python3-websockets lua-check curl chromium fonts-dejavu-core
     prometheus # promtool checks GET /metrics; test_prometheus scrapes roomd with the server
+    haproxy # in front of a cluster: scripts/cluster.sh, tests/cluster (Debian 12: HAProxy 2.6)
 )
 # npm, to install tests/browser's packages: Debian's (with its Node 18), unless
 # the machine has one already. The browser tests themselves run on the Node
