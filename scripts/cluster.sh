@@ -8,6 +8,8 @@
 #   scripts/cluster.sh add           one more node, then HAProxy sends it rooms
 #   scripts/cluster.sh remove NAME   takes node NAME out of HAProxy, stops it
 #                                    gracefully (its rooms move), forgets it
+#   scripts/cluster.sh restart NAME  starts node NAME again if it is not running
+#                                    (after a crash, or kill -9 in a test)
 #   scripts/cluster.sh stop          stops everything (nodes gracefully)
 #
 # Environment (all optional):
@@ -37,8 +39,12 @@ die() {
     exit 1
 }
 
-alive() { # pid file -> whether its process runs
-    [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+alive() { # pid file -> whether its process runs (a zombie does not: the processes started
+    # here are the init process's children once this script exits, and it may never reap them)
+    local state
+    [ -f "$1" ] || return 1
+    state=$(sed 's/.*) //' "/proc/$(cat "$1")/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 
 wait_for() { # seconds description command...: polls every 0.1 s
@@ -135,10 +141,10 @@ stop_pid() { # pid file, seconds: SIGTERM, then SIGKILL once the time is out
     pid=$(cat "$1")
     kill -TERM "$pid"
     for ((i = 0; i < $2 * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$1" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$1"; then
         echo "cluster.sh: pid $pid did not stop within $2 s: killing it" >&2
         kill -KILL "$pid" 2>/dev/null || true
     fi
@@ -240,6 +246,14 @@ cmd_remove() {
     echo "node $name removed (its log stays in $dir/logs/$name.log)"
 }
 
+cmd_restart() {
+    local name=${1:-} p admin id
+    read -r name p admin id < <(grep "^${name:-?} " "$nodes_file" 2>/dev/null) || die "no node ${1:-}"
+    alive "$dir/run/$name.pid" && die "$name runs already"
+    start_node "$name" "$p" "$admin"
+    echo "node $name started again; HAProxy sends it its rooms once its checks pass"
+}
+
 cmd_stop() {
     local name p admin id
     stop_pid "$dir/run/haproxy.pid" 10
@@ -257,6 +271,7 @@ start) cmd_start "${2:-3}" ;;
 status) cmd_status ;;
 add) cmd_add ;;
 remove) cmd_remove "${2:-}" ;;
+restart) cmd_restart "${2:-}" ;;
 stop) cmd_stop ;;
 *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'

@@ -8,8 +8,13 @@
  *
  * Output: one JSON line (prefix "RESULT ") and one line for people.
  *
+ * --method POST sends POSTs with an empty body instead; --rooms R cycles the paths
+ * over R rooms (<prefix><start + i % R>), so a room is asked many times
+ * (tests/bench/cluster.sh: the durable counter's POST at steady state).
+ *
  * usage: httpgen --port P [--host A] [--conns C] --count N [--prefix /counter/scale-]
- *                [--start S] [--deadline SECS] [--label TEXT] */
+ *                [--start S] [--rooms R] [--method GET|POST] [--deadline SECS]
+ *                [--label TEXT] */
 #define _GNU_SOURCE
 #include "bench.h"
 
@@ -45,11 +50,11 @@ struct conn {
 };
 
 static struct {
-    const char *host, *prefix, *label;
+    const char *host, *prefix, *label, *method;
     int port, conns;
-    long count, start;
+    long count, start, rooms; /* rooms 0: every path once */
     double deadline;
-} o = {"127.0.0.1", "/counter/scale-", "", 8080, 64, 0, 0, 120};
+} o = {"127.0.0.1", "/counter/scale-", "", "GET", 8080, 64, 0, 0, 0, 120};
 
 static struct {
     long next, answered, ok, non2xx, errors;
@@ -117,8 +122,10 @@ static void conn_next(struct conn *c) {
         return;
     }
     c->id = st.next++;
-    int n = snprintf(c->req, sizeof c->req, "GET %s%ld HTTP/1.1\r\nHost: %s:%d\r\n\r\n", o.prefix,
-                     o.start + c->id, o.host, o.port);
+    long room = o.rooms ? c->id % o.rooms : c->id;
+    const char *body_len = strcmp(o.method, "POST") ? "" : "Content-Length: 0\r\n";
+    int n = snprintf(c->req, sizeof c->req, "%s %s%ld HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n", o.method,
+                     o.prefix, o.start + room, o.host, o.port, body_len);
     if (n < 0 || (size_t)n >= sizeof c->req)
         die("request line too long");
     c->req_len = (size_t)n;
@@ -230,9 +237,9 @@ static int all_done(void) {
 
 static void parse_args(int argc, char **argv) {
     static const struct option lo[] = {
-        {"host", 1, 0, 'H'},  {"port", 1, 0, 'p'},     {"conns", 1, 0, 'c'},
-        {"count", 1, 0, 'n'}, {"prefix", 1, 0, 'P'},   {"start", 1, 0, 's'},
-        {"label", 1, 0, 'l'}, {"deadline", 1, 0, 'd'}, {0, 0, 0, 0}};
+        {"host", 1, 0, 'H'},   {"port", 1, 0, 'p'},   {"conns", 1, 0, 'c'}, {"count", 1, 0, 'n'},
+        {"prefix", 1, 0, 'P'}, {"start", 1, 0, 's'},  {"label", 1, 0, 'l'}, {"deadline", 1, 0, 'd'},
+        {"rooms", 1, 0, 'r'},  {"method", 1, 0, 'm'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -260,13 +267,21 @@ static void parse_args(int argc, char **argv) {
         case 'd':
             o.deadline = atof(optarg);
             break;
+        case 'r':
+            o.rooms = atol(optarg);
+            break;
+        case 'm':
+            o.method = optarg;
+            break;
         default:
             die("usage: httpgen --port P [--host A] [--conns C] --count N [--prefix /ns/x-] "
-                "[--start S] [--deadline SECS] [--label TEXT]");
+                "[--start S] [--rooms R] [--method GET|POST] [--deadline SECS] [--label TEXT]");
         }
     }
-    if (o.conns < 1 || o.conns > 10000 || o.count < 1 || o.deadline <= 0 || o.deadline > 3600)
-        die("bad arguments (1 <= conns <= 10000, count >= 1, 0 < deadline <= 3600)");
+    if (o.conns < 1 || o.conns > 10000 || o.count < 1 || o.deadline <= 0 || o.deadline > 3600 ||
+        o.rooms < 0 || (strcmp(o.method, "GET") && strcmp(o.method, "POST")))
+        die("bad arguments (1 <= conns <= 10000, count >= 1, 0 < deadline <= 3600, rooms >= 0, "
+            "method GET or POST)");
 }
 
 int main(int argc, char **argv) {
@@ -293,10 +308,10 @@ int main(int argc, char **argv) {
            "\"req_per_s\":%.0f}\n",
            o.label, o.count, n_conns, secs, st.answered, st.ok, st.non2xx, st.first_bad_status,
            st.errors, lost, (double)st.answered / secs);
-    printf("%s: %ld GETs of %s<n> over %d connections in %.2f s = %.0f/s; %ld 2xx, %ld other "
+    printf("%s: %ld %ss of %s<n> over %d connections in %.2f s = %.0f/s; %ld 2xx, %ld other "
            "(first %d), %ld lost\n",
-           o.label, o.count, o.prefix, n_conns, secs, (double)st.answered / secs, st.ok, st.non2xx,
-           st.first_bad_status, lost);
+           o.label, o.count, o.method, o.prefix, n_conns, secs, (double)st.answered / secs, st.ok,
+           st.non2xx, st.first_bad_status, lost);
     for (int i = 0; i < n_conns; i++)
         if (conns[i].fd >= 0)
             close(conns[i].fd);
