@@ -5,6 +5,7 @@ max_line_length = 120
 -- Room scripts run in roomd's sandbox, which provides `json`, `now_ms`, `rooms`, `http` and `log`.
 files["demos"] = { read_globals = { "json", "now_ms", "rooms", "http", "log" } }
 files["tests/lua"] = { read_globals = { "json", "now_ms", "rooms", "http", "log" } }
+files["tests/cluster"] = { read_globals = { "json", "now_ms", "rooms", "http", "log" } }
 
 -- Specs run by `roomd test` (docs/testing-rooms.md) see the test globals; spec/prelude.lua defines them.
 files["tests/specs"] = { read_globals = { "describe", "it", "before_each", "expect", "t", "json" } }

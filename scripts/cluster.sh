@@ -85,12 +85,14 @@ start_redis() {
         nohup redis-server --port 0 --unixsocket "$redis_sock" \
         --unixsocketperm 700 --dir "$dir/redis" --appendonly yes --appendfsync "$fsync" \
         --save "" --daemonize no --logfile "$dir/logs/redis.log" </dev/null \
-        >>"$dir/logs/redis.log" 2>&1 &
+        >>"$dir/logs/redis.out" 2>&1 &
         echo $! >"$dir/run/redis.pid")
     wait_for 15 "Redis" redis-cli -s "$redis_sock" ping
 }
 
 start_node() { # name port admin_port
+    # ROOMD_CLUSTER_ARGS is split into words on purpose: several arguments.
+    # shellcheck disable=SC2086
     (nohup "$bin" --conf "$conf" --cluster --node "$1" --port "$2" --admin-port "$3" \
         --redis "unix://$redis_sock" ${ROOMD_CLUSTER_ARGS:-} </dev/null \
         >>"$dir/logs/$1.log" 2>&1 &

@@ -11,7 +11,7 @@ echo "== benchmark programs build (tests/bench/run.sh runs them; not part of the
 make -s -C tests/bench
 
 echo "== luacheck"
-luacheck --quiet conf demos tests/lua tests/bench tests/fuzz tests/specs rooms/storage.lua spec/prelude.lua
+luacheck --quiet conf demos tests/lua tests/cluster tests/bench tests/fuzz tests/specs rooms/storage.lua spec/prelude.lua
 
 echo "== clang-format"
 clang-format --dry-run -Werror base/*.[ch] server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] spec/*.[ch] \
