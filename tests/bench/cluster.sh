@@ -19,8 +19,10 @@
 #         Redis's CPU, against the same node holding none.
 #
 # Environment: PORT (first port, 18600), DUR (relay seconds, 8), POSTS (counter
-# POSTs per run, 30000), KILLS (20), ROOMS_HELD (10000), LEASE_MS (3000),
-# CASES ("scale failover lease": which parts run).
+# POSTs per run, 30000), ROUNDS (3 of 1 node and 2 nodes each), KILLS (20),
+# ROOMS_HELD (10000), LEASE_MS (3000), CASES ("scale failover lease": which
+# parts run). The summary gives the machine's load average before and after:
+# on a shared machine, other work moves the scale figures most.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,6 +35,7 @@ KILLS=${KILLS:-20}
 ROOMS_HELD=${ROOMS_HELD:-10000}
 LEASE_MS=${LEASE_MS:-3000}
 CASES=${CASES:-scale failover lease}
+ROUNDS=${ROUNDS:-3}
 WORK=$(mktemp -d /tmp/roomd-bench-cluster.XXXXXX)
 TICKS=$(getconf CLK_TCK)
 SUMMARY=()
@@ -143,24 +146,45 @@ pin_nodes() { # node K on CPU K-1
     done
 }
 
-case_scale() {
-    local r1 r2 p1 p2
-    log "(i) scale: 1 node"
-    new_cluster 1
+scale_run() { # N: one cluster of N nodes; appends "relay_dps relay_us post_rps post_us" to SCALE_N
+    local r p
+    log "(i) scale: $1 node(s)"
+    new_cluster "$1"
     pin_nodes
-    r1=$(relay_run relay-1node)
-    p1=$(post_run post-1node)
-    log "(i) scale: 2 nodes"
-    new_cluster 2
-    pin_nodes
-    r2=$(relay_run relay-2nodes)
-    p2=$(post_run post-2nodes)
-    read -r rd1 rh1 <<<"$r1"
-    read -r rd2 rh2 <<<"$r2"
-    read -r pd1 ph1 <<<"$p1"
-    read -r pd2 ph2 <<<"$p2"
-    SUMMARY+=("(i) relay through HAProxy: 1 node $rd1 deliveries/s, 2 nodes $rd2/s, ratio $(python3 -c "print('%.2f' % ($rd2 / $rd1))"); HAProxy CPU per delivery ${rh1} us (1 node), ${rh2} us (2 nodes)")
-    SUMMARY+=("(i) counter POST through HAProxy: 1 node $pd1/s, 2 nodes $pd2/s, ratio $(python3 -c "print('%.2f' % ($pd2 / $pd1))"); HAProxy CPU per POST ${ph1} us (1 node), ${ph2} us (2 nodes)")
+    r=$(relay_run "relay-$1")
+    p=$(post_run "post-$1")
+    printf '%s %s\n' "$r" "$p" >>"$WORK/scale-$1"
+}
+
+median_of() { # FILE COLUMN: the median of a column, then every value
+    awk -v c="$2" '{ print $c }' "$1" | python3 -c '
+import statistics, sys
+v = [float(x) for x in sys.stdin.read().split()]
+print("%.6g (%s)" % (statistics.median(v), ", ".join("%.6g" % x for x in v)))'
+}
+
+ratio_of() { # COLUMN: median of 2-node runs / median of 1-node runs
+    paste -d' ' <(awk -v c="$1" '{ print $c }' "$WORK/scale-1") <(awk -v c="$1" '{ print $c }' "$WORK/scale-2") |
+        python3 -c '
+import statistics, sys
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+print("%.2f" % (statistics.median(r[1] for r in rows) / statistics.median(r[0] for r in rows)))'
+}
+
+case_scale() { # ROUNDS rounds, the order alternating, so a change in the machine's load hits both
+    for round in $(seq "$ROUNDS"); do
+        if [ $((round % 2)) = 1 ]; then
+            scale_run 1
+            scale_run 2
+        else
+            scale_run 2
+            scale_run 1
+        fi
+    done
+    SUMMARY+=("(i) relay through HAProxy ($ROUNDS rounds, median (each)): 1 node $(median_of "$WORK/scale-1" 1) deliveries/s, 2 nodes $(median_of "$WORK/scale-2" 1); ratio of medians $(ratio_of 1)")
+    SUMMARY+=("    HAProxy CPU per delivery, us: 1 node $(median_of "$WORK/scale-1" 2), 2 nodes $(median_of "$WORK/scale-2" 2)")
+    SUMMARY+=("(i) counter POST through HAProxy: 1 node $(median_of "$WORK/scale-1" 3) POSTs/s, 2 nodes $(median_of "$WORK/scale-2" 3); ratio of medians $(ratio_of 3)")
+    SUMMARY+=("    HAProxy CPU per POST, us: 1 node $(median_of "$WORK/scale-1" 4), 2 nodes $(median_of "$WORK/scale-2" 4)")
 }
 
 # ---------------------------------------------------------------- (ii) failover
@@ -238,10 +262,11 @@ case_lease() {
 make -s -C "$BENCH" OUT="$OUT" "$OUT/loadgen" "$OUT/httpgen"
 [ -x "$ROOT/build/roomd" ] || "$ROOT/scripts/build.sh"
 log "work folder $WORK; machine: $(nproc) CPUs, $(uname -r)"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for c in $CASES; do
     "case_$c"
 done
 cluster stop >/dev/null 2>&1 || true
 echo
-echo "== cluster benchmark summary ($(date -u +%F), $(nproc) CPUs, commit $(git -C "$ROOT" rev-parse --short HEAD))"
+echo "== cluster benchmark summary ($(date -u +%F), $(nproc) CPUs, commit $(git -C "$ROOT" rev-parse --short HEAD); load average before $load_before, after $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%s\n' "${SUMMARY[@]}"
