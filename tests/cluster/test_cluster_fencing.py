@@ -13,7 +13,9 @@ HAProxy for some (it marks n1 down by then). Then n1 resumes. Checked:
   acknowledged is in the ledger;
 - n1 drops the rooms: its WebSockets close with 1012, its metrics count the leases lost
   (roomd_lease_lost_total) or checkpoints refused (roomd_lease_fenced_total), and its log
-  says so."""
+  says so.
+A second case gives the lease of rooms a node holds to a phantom node and checks that the
+node's next commit is refused by the fence (503, nothing stored)."""
 
 import asyncio
 import collections
@@ -168,6 +170,45 @@ class ClusterFencingTest(ClusterTestCase):
                                                        if x["node"] == b and x["seq"] < e["seq"]))
             self.assertTrue(a_epochs, r)
         print("frozen for %.1fs; n2 took %d rooms" % (t_cont - t_stop, len(paths)))
+
+    async def test_commit_after_the_lease_moved_is_refused(self):
+        """The fence itself, exactly: the lease of rooms n3 holds is given to a node that is
+        not there (as if it had taken them while n3 was cut off). n3's next write to each
+        is refused (503 with Retry-After, from the fence or, if a renewal noticed first,
+        from the wait for the phantom holder): nothing is stored, n3 drops the rooms; once
+        the phantom's lease is gone, n3 takes the rooms again with a higher epoch and the
+        stored state."""
+        c = self.cluster
+        node = "n3"
+        counter, ledger = unique("fx"), unique("fy")
+        self.assertEqual(c.post("/counter/" + counter, via=node).json["value"], 1)
+        first = c.post("/ledger/" + ledger, via=node).json
+        before = c.node(node).metrics()
+        for ns, rid in (("counter", counter), ("ledger", ledger)):
+            holder, epoch = c.lease(ns, rid)
+            self.assertEqual(holder, node)
+            c.redis_call("SET", "rd:{%s:%s}:lease" % (ns, rid), "n9 %d" % (epoch + 5),
+                         "PX", str(LEASE_MS * 3))
+        for path in ("/counter/" + counter, "/ledger/" + ledger):
+            res = c.post(path, via=node, timeout=15 * SLOW)
+            self.assertEqual(res.status, 503, "%s: %s %r" % (path, res.status, res.body[:200]))
+            print("%s: 503 %r, headers %s" % (path, res.body[:120], sorted(res.headers)))
+        self.assertEqual(c.stored_counter(counter), 1)
+        after = c.node(node).metrics()
+        refused = {k: after.get(k, 0) - before.get(k, 0)
+                   for k in ("roomd_lease_fenced_total", "roomd_lease_lost_total",
+                             "roomd_lease_wait_timeouts_total")}
+        print("n3 refused its writes after the lease moved: %s" % refused)
+        self.assertGreater(refused["roomd_lease_fenced_total"] + refused["roomd_lease_lost_total"], 0)
+        for ns, rid in (("counter", counter), ("ledger", ledger)):
+            c.redis_call("DEL", "rd:{%s:%s}:lease" % (ns, rid))
+        self.assertEqual(c.post("/counter/" + counter, via=node).json["value"], 2)
+        again = c.post("/ledger/" + ledger, via=node).json
+        self.assertEqual(again["seq"], 2)
+        self.assertGreater(again["epoch"], first["epoch"])
+        entries = ledger_entries(c, ledger, via=node)
+        self.assertEqual([(e["seq"], e["epoch"]) for e in entries],
+                         [(1, first["epoch"]), (2, again["epoch"])])
 
 
 if __name__ == "__main__":
