@@ -23,9 +23,14 @@
  * room through a ticket holding its namespace, id and generation, never a
  * pointer to it: a room evicted or restarted meanwhile is not touched.
  * Each activation takes the next epoch (the stored one + 1), written by its
- * first checkpoint, so a later multi-node owner lease can fence off a stale
- * writer by checking it; loading writes nothing, so a room that never stores
- * leaves nothing in Redis. */
+ * first checkpoint; loading writes nothing, so a room that never stores
+ * leaves nothing in Redis.
+ *
+ * In cluster mode (lease.h) a load is one roomd_acquire call, which takes the
+ * room's lease (rd:{<ns>:<escaped id>}:lease, and :want) and reads the room,
+ * and every checkpoint is one roomd_commit call (rooms/lease.lua): the same
+ * commands, refused as a whole unless the lease still holds the activation's
+ * "<node> <epoch>". */
 #ifndef ROOMD_ROOM_STORE_H
 #define ROOMD_ROOM_STORE_H
 
