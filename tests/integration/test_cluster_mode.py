@@ -125,6 +125,24 @@ class ClusterModeTest(AsyncServerTestCase):
         self.assertEqual(self.stored_value(room), 1 + statuses.count(200))
         self.assertTrue(wait_until(lambda: "loading them again" in n1.log_text(), 5))
 
+    async def test_admin_writes_refused_while_another_node_holds_the_room(self):
+        n1, n2 = self.nodes
+        room = unique("admin")
+        self.assertEqual(n1.post("/counter/" + room).json, {"value": 1})
+        path = "/rooms/counter/" + room
+        res = http_request(n2.admin_port, "DELETE", path)
+        self.assertJsonError(res, 409)
+        self.assertEqual(self.stored_value(room), 1)
+        res = http_request(n2.admin_port, "PUT", path + "/storage",
+                           body={"format": "roomd-storage/1", "entries": [], "alarm": None})
+        self.assertJsonError(res, 409)
+        self.assertEqual(self.stored_value(room), 1)
+        # At the holder, the room leaves memory, its lease goes, and the delete is stored.
+        res = http_request(n1.admin_port, "DELETE", path)
+        self.assertEqual(res.status, 200, res.body)
+        self.assertIsNone(self.stored_value(room))
+        self.assertIsNone(self.redis.call("GET", lease_key("counter", room)))
+
     async def test_lost_lease_drops_the_room(self):
         n1 = self.nodes[0]
         room = unique("lost")
