@@ -228,6 +228,23 @@ class ClusterModeTest(AsyncServerTestCase):
         self.assertTrue(self.redis.call("GET", lease_key("vote", room)).startswith(b"n1 "))
         self.assertEqual(n1.get("/vote/" + room).json["votes"], [0, 0])
 
+    async def test_eviction_releases_the_lease(self):
+        # A lease of a minute: gone within seconds, it was released, not left to run out.
+        n3 = Server(node="n3", args=["--cluster", "--redis", self.redis.url,
+                                     "--set", "cluster.lease_ms=60000",
+                                     "--set", "limits.room_idle_ms=300"])
+        n3.start()
+        try:
+            room = unique("evict")
+            self.assertEqual(n3.post("/counter/" + room).json, {"value": 1})
+            self.assertTrue(self.redis.call("GET", lease_key("counter", room)).startswith(b"n3 "))
+            self.assertTrue(wait_until(
+                lambda: self.redis.call("GET", lease_key("counter", room)) is None, 5))
+            self.assertEqual(self.nodes[0].post("/counter/" + room).json, {"value": 2})
+        finally:
+            n3.stop_clean()
+            n3.cleanup()
+
     async def test_zz_graceful_stop_releases_leases(self):
         n2 = self.nodes[1]
         room = unique("stop")
