@@ -3,6 +3,7 @@
 
 #include "conn_internal.h"
 #include "counters.h"
+#include "lease.h"
 #include "log.h"
 #include "ns_internal.h"
 #include "registry.h"
@@ -185,8 +186,10 @@ int door_evict(struct ns *ns, const char *id, size_t len, int code, const char *
     int n = r->n_conns;
     if (code)
         room_close_all(r, code, reason);
-    if (unload)
+    if (unload) {
         room_unload(r);
+        lease_release(r); /* cluster mode: the admin's write that follows needs it free */
+    }
     return n;
 }
 

@@ -40,23 +40,25 @@ end
 local allowed = {HSET = true, HDEL = true, DEL = true, ZADD = true, ZREM = true}
 
 -- KEYS: lease, then the keys the writes name; ARGV: the lease value this
--- activation holds, then each write as: count, command, key index, count
--- arguments. Refused with FENCED, before any write, unless the lease is the
--- caller's.
+-- activation holds ("" for an admin write: no node may hold the room), then
+-- each write as: count, command, key index, count arguments. Refused with
+-- FENCED, before any write, unless the lease is as given. Returns each
+-- write's reply.
 local function commit(keys, args)
-    if redis.call('GET', keys[1]) ~= args[1] then
+    local lease = redis.call('GET', keys[1])
+    if (args[1] == '' and lease) or (args[1] ~= '' and lease ~= args[1]) then
         return redis.error_reply('FENCED the room lease is not held by this activation')
     end
-    local i = 2
+    local i, out = 2, {}
     while i <= #args do
         local n, cmd, key = tonumber(args[i]), args[i + 1], keys[tonumber(args[i + 2])]
         if not n or not allowed[cmd] or not key then
             return redis.error_reply('ERR roomd_commit: malformed write at ' .. i)
         end
-        redis.call(cmd, key, unpack(args, i + 3, i + 2 + n))
+        out[#out + 1] = redis.call(cmd, key, unpack(args, i + 3, i + 2 + n))
         i = i + 3 + n
     end
-    return 1
+    return out
 end
 
 -- KEYS: leases; ARGV: lease_ms, then the value each should hold. Extends

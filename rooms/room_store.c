@@ -344,6 +344,37 @@ static int fenced_command(struct fenced *b, int argc, const char **argv, const s
     return b->failed ? -1 : 0;
 }
 
+/* Starts b, a roomd_commit call of b's keys guarded by lease (the value the room's lease must
+ * hold, or "": none), and makes send_part add to it. */
+static void fenced_begin(struct fenced *b, const char *lease) {
+    const char *head[] = {"FCALL", "roomd_commit", "6"};
+    for (int i = 0; i < 3; i++)
+        fenced_add(b, head[i], strlen(head[i]));
+    for (int i = 0; i < FENCED_KEYS; i++)
+        fenced_add(b, b->keys[i], strlen(b->keys[i]));
+    fenced_add(b, lease, strlen(lease));
+    fencing = b;
+}
+
+/* Ends b: sends it unless rc (its commands') or b failed, with fn(arg) for the reply; frees
+ * it. Returns 0, or -1 when nothing was sent. */
+static int fenced_end(struct fenced *b, int rc, store_reply_fn *fn, void *arg) {
+    fencing = NULL;
+    if (rc == 0 && !b->failed)
+        rc = store_command(fn, arg, b->n, (const char **)b->args, b->lens);
+    else
+        rc = -1;
+    for (int i = 0; i < b->n; i++)
+        free(b->args[i]);
+    free(b->args);
+    free(b->lens);
+    return rc;
+}
+
+bool room_store_refused(const redisReply *reply) {
+    return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "FENCED", 6) == 0;
+}
+
 /* Sends one command of the transaction; only EXEC's reply matters (it fails if any failed). */
 static int send_part(int argc, const char **argv, const size_t *lens) {
     if (fencing)
@@ -502,12 +533,12 @@ static int send_transaction(struct room *r, const char *key, const struct storag
 static void on_fenced_commit(void *arg, redisReply *reply) {
     struct ticket *t = arg;
     lease_check_error(reply);
-    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "FENCED", 6) == 0) {
+    if (room_store_refused(reply)) {
         struct room *r = registry_find(t->ns, t->id, t->id_len);
         if (r && r->generation == t->generation)
             lease_fenced(r);
     }
-    committed(arg, reply, REDIS_REPLY_INTEGER);
+    committed(arg, reply, REDIS_REPLY_ARRAY);
 }
 
 /* Cluster mode: w as one roomd_commit call, which stores it only while r's lease holds this
@@ -521,13 +552,8 @@ static int send_fenced(struct room *r, const char *key, const struct storage_wri
     sibling_key(key, "alarm_data", extras, sizeof extras);
     lease_value(r, value, sizeof value);
     struct fenced b = {.keys = {lease, key, meta, alarms, extras, ROOM_STORE_ALARMS}};
-    const char *head[] = {"FCALL", "roomd_commit", "6"}, *del[] = {"DEL", key};
-    for (int i = 0; i < 3; i++)
-        fenced_add(&b, head[i], strlen(head[i]));
-    for (int i = 0; i < FENCED_KEYS; i++)
-        fenced_add(&b, b.keys[i], strlen(b.keys[i]));
-    fenced_add(&b, value, strlen(value));
-    fencing = &b;
+    const char *del[] = {"DEL", key};
+    fenced_begin(&b, value);
     int rc = (w->cleared && send_part(2, del, NULL) != 0) ||
                      send_writes(key, w, true, NULL, NULL) != 0 ||
                      send_writes(key, w, false, NULL, NULL) != 0 ||
@@ -535,15 +561,9 @@ static int send_fenced(struct room *r, const char *key, const struct storage_wri
                      (!r->epoch_stored && send_epoch(r, key) != 0) || b.failed
                  ? -1
                  : 0;
-    fencing = NULL;
-    if (rc == 0)
-        rc = store_command(on_fenced_commit, t, b.n, (const char **)b.args, b.lens);
+    rc = fenced_end(&b, rc, on_fenced_commit, t);
     if (rc == 0)
         r->epoch_stored = true;
-    for (int i = 0; i < b.n; i++)
-        free(b.args[i]);
-    free(b.args);
-    free(b.lens);
     return rc;
 }
 
@@ -616,6 +636,16 @@ int room_store_delete(const char *ns, const char *id, size_t id_len, store_reply
     room_store_member(ns, id, id_len, member, sizeof member);
     const char *multi[] = {"MULTI"}, *del[] = {"DEL", key, meta, alarms, extras},
                *zrem[] = {"ZREM", ROOM_STORE_ALARMS, member}, *exec[] = {"EXEC"};
+    if (lease_enabled()) { /* one key per command in a fenced call */
+        char lease[KEY_MAX];
+        sibling_key(key, "lease", lease, sizeof lease);
+        struct fenced b = {.keys = {lease, key, meta, alarms, extras, ROOM_STORE_ALARMS}};
+        fenced_begin(&b, "");
+        int rc = 0;
+        for (int i = 1; i < 5; i++)
+            rc |= send_part(2, (const char *[]){"DEL", del[i]}, NULL);
+        return fenced_end(&b, rc | send_part(3, zrem, NULL), fn, arg);
+    }
     if (store_command(NULL, NULL, 1, multi, NULL) != 0 ||
         store_command(NULL, NULL, 5, del, NULL) != 0 ||
         store_command(NULL, NULL, 3, zrem, NULL) != 0)
@@ -639,7 +669,7 @@ int room_store_export(const char *ns, const char *id, size_t id_len, store_reply
     return store_command(fn, arg, 1, exec, NULL);
 }
 
-/* HSET key with every entry, in one command. */
+/* HSET key with every entry, in one command (of the transaction or the fenced call). */
 static int send_entries(const char *key, const struct storage_entry *e, int n) {
     const char **argv = malloc(((size_t)n * 2 + 2) * sizeof *argv);
     size_t *lens = malloc(((size_t)n * 2 + 2) * sizeof *lens);
@@ -650,7 +680,7 @@ static int send_entries(const char *key, const struct storage_entry *e, int n) {
             argv[2 + 2 * i] = e[i].key, lens[2 + 2 * i] = e[i].key_len;
             argv[3 + 2 * i] = e[i].value, lens[3 + 2 * i] = e[i].value_len;
         }
-        rc = store_command(NULL, NULL, n * 2 + 2, argv, lens);
+        rc = send_part(n * 2 + 2, argv, lens);
     }
     free(argv);
     free(lens);
@@ -672,13 +702,22 @@ int room_store_import(const char *ns, const char *id, size_t id_len,
                *set_alarm[] = {"ZADD", alarms, when, ""},
                *index[] = {"ZADD", ROOM_STORE_ALARMS, when, member},
                *unindex[] = {"ZREM", ROOM_STORE_ALARMS, member};
-    if (store_command(NULL, NULL, 1, multi, NULL) != 0 ||
-        store_command(NULL, NULL, 4, del, NULL) != 0 ||
-        store_command(NULL, NULL, 4, legacy, NULL) != 0 ||
-        (n > 0 && send_entries(key, entries, n)) ||
-        (alarm > 0 ? store_command(NULL, NULL, 4, set_alarm, NULL) ||
-                         store_command(NULL, NULL, 4, index, NULL)
-                   : store_command(NULL, NULL, 3, unindex, NULL)))
-        return -1;
-    return store_command(fn, arg, 1, exec, NULL);
+    struct fenced b = {.keys = {NULL, key, meta, alarms, extras, ROOM_STORE_ALARMS}};
+    char lease[KEY_MAX];
+    if (lease_enabled()) { /* one key per command in a fenced call */
+        sibling_key(key, "lease", lease, sizeof lease);
+        b.keys[0] = lease;
+        fenced_begin(&b, "");
+    }
+    int rc = (fencing ? send_part(2, (const char *[]){"DEL", key}, NULL) ||
+                            send_part(2, (const char *[]){"DEL", alarms}, NULL) ||
+                            send_part(2, (const char *[]){"DEL", extras}, NULL)
+                      : store_command(NULL, NULL, 1, multi, NULL) ||
+                            store_command(NULL, NULL, 4, del, NULL)) ||
+             send_part(4, legacy, NULL) || (n > 0 && send_entries(key, entries, n)) ||
+             (alarm > 0 ? send_part(4, set_alarm, NULL) || send_part(4, index, NULL)
+                        : send_part(3, unindex, NULL));
+    if (fencing)
+        return fenced_end(&b, rc ? -1 : 0, fn, arg);
+    return rc ? -1 : store_command(fn, arg, 1, exec, NULL);
 }

@@ -23,9 +23,14 @@
  * room through a ticket holding its namespace, id and generation, never a
  * pointer to it: a room evicted or restarted meanwhile is not touched.
  * Each activation takes the next epoch (the stored one + 1), written by its
- * first checkpoint, so a later multi-node owner lease can fence off a stale
- * writer by checking it; loading writes nothing, so a room that never stores
- * leaves nothing in Redis. */
+ * first checkpoint; loading writes nothing, so a room that never stores
+ * leaves nothing in Redis.
+ *
+ * In cluster mode (lease.h) a load is one roomd_acquire call, which takes the
+ * room's lease (rd:{<ns>:<escaped id>}:lease, and :want) and reads the room,
+ * and every checkpoint is one roomd_commit call (rooms/lease.lua): the same
+ * commands, refused as a whole unless the lease still holds the activation's
+ * "<node> <epoch>". */
 #ifndef ROOMD_ROOM_STORE_H
 #define ROOMD_ROOM_STORE_H
 
@@ -71,7 +76,10 @@ int room_store_parse_key(const char *key, size_t len, char *ns, size_t ns_cap, c
  *     (the same, stored before named alarms), EXEC.
  *   room_store_import: the room's storage replaced by entries[0..n) and all its alarms by the
  *     unnamed alarm at alarm (0: none), in one transaction (MULTI, DEL, HSET, the alarm's
- *     writes, EXEC). */
+ *     writes, EXEC).
+ * In cluster mode delete and import are one roomd_commit call instead, refused (see
+ * room_store_refused) while any node holds the room's lease; its reply is the array of every
+ * command's reply (delete: DEL of each of the 4 keys, then ZREM). */
 struct store_room {
     const char *ns, *id;
     size_t id_len;
@@ -84,6 +92,10 @@ int room_store_export(const char *ns, const char *id, size_t id_len, store_reply
 int room_store_import(const char *ns, const char *id, size_t id_len,
                       const struct storage_entry *entries, int n, long long alarm,
                       store_reply_fn *fn, void *arg);
+
+/* Whether reply is the fence's refusal: another activation (or, for the admin's writes, any
+ * node) holds the room's lease. */
+bool room_store_refused(const redisReply *reply);
 
 /* Loads r's stored entries; room_loaded(r, ok) follows (later, or at once when storage is
  * unavailable). */

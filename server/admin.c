@@ -336,14 +336,22 @@ static void show_room(struct call *c) {
         answer_error(c, 503, "storage unavailable");
 }
 
+#define HELD_ELSEWHERE "the room is live on another node: use that node's admin API"
+
 static void on_deleted(void *arg, redisReply *reply) {
     struct call *c = arg;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+    if (room_store_refused(reply)) {
+        answer_error(c, 409, HELD_ELSEWHERE);
+        return;
+    }
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
         answer_error(c, 503, "storage unavailable: the room may not be deleted");
         return;
     }
     door_evict(c->ns, c->id, c->id_len, DELETE_CODE, "room deleted", true); /* a load in flight */
-    long long keys = reply_integer(reply->element[0]);
+    long long keys = 0; /* the DELs' counts, before the last reply (ZREM's) */
+    for (size_t i = 0; i + 1 < reply->elements; i++)
+        keys += reply_integer(reply->element[i]);
     if (keys == 0 && c->closed < 0) {
         answer_error(c, 404, "no such room, in memory or in storage");
         return;
@@ -538,6 +546,10 @@ static struct storage_entry *import_entries(struct call *c, json_t *doc, int *n,
 static void on_imported(void *arg, redisReply *reply) {
     struct call *c = arg;
     door_evict(c->ns, c->id, c->id_len, 0, NULL, true); /* a live room starts again from it */
+    if (room_store_refused(reply)) {
+        answer_error(c, 409, HELD_ELSEWHERE);
+        return;
+    }
     if (!reply || reply->type != REDIS_REPLY_ARRAY) {
         answer_error(c, 503, "storage unavailable: the import may not have been stored");
         return;

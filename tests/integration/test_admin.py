@@ -42,7 +42,7 @@ class AdminTest(AsyncServerTestCase):
                               text=True, timeout=60)
 
     def redis(self, *args, stdin=None):
-        sock = os.path.join(self.server.data, "redis.sock")
+        sock = self.server.redis_sock
         return subprocess.run(["redis-cli", "-s", sock] + list(args), input=stdin,
                               capture_output=True, text=True, timeout=60, check=True).stdout
 
@@ -111,7 +111,7 @@ class AdminTest(AsyncServerTestCase):
 
     def hgetall_raw(self, key):
         """The hash's fields and values, exactly as Redis holds them."""
-        flat = redis_call(os.path.join(self.server.data, "redis.sock"), "HGETALL", key)
+        flat = redis_call(self.server.redis_sock, "HGETALL", key)
         return dict(zip(flat[0::2], flat[1::2]))
 
     def test_export_delete_import_is_byte_identical(self):

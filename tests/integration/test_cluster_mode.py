@@ -125,6 +125,24 @@ class ClusterModeTest(AsyncServerTestCase):
         self.assertEqual(self.stored_value(room), 1 + statuses.count(200))
         self.assertTrue(wait_until(lambda: "loading them again" in n1.log_text(), 5))
 
+    async def test_admin_writes_refused_while_another_node_holds_the_room(self):
+        n1, n2 = self.nodes
+        room = unique("admin")
+        self.assertEqual(n1.post("/counter/" + room).json, {"value": 1})
+        path = "/rooms/counter/" + room
+        res = http_request(n2.admin_port, "DELETE", path)
+        self.assertJsonError(res, 409)
+        self.assertEqual(self.stored_value(room), 1)
+        res = http_request(n2.admin_port, "PUT", path + "/storage",
+                           body={"format": "roomd-storage/1", "entries": [], "alarm": None})
+        self.assertJsonError(res, 409)
+        self.assertEqual(self.stored_value(room), 1)
+        # At the holder, the room leaves memory, its lease goes, and the delete is stored.
+        res = http_request(n1.admin_port, "DELETE", path)
+        self.assertEqual(res.status, 200, res.body)
+        self.assertIsNone(self.stored_value(room))
+        self.assertIsNone(self.redis.call("GET", lease_key("counter", room)))
+
     async def test_lost_lease_drops_the_room(self):
         n1 = self.nodes[0]
         room = unique("lost")
@@ -209,6 +227,23 @@ class ClusterModeTest(AsyncServerTestCase):
         self.assertEqual((after[0] - fired[0], after[1] - fired[1]), (1, 0))
         self.assertTrue(self.redis.call("GET", lease_key("vote", room)).startswith(b"n1 "))
         self.assertEqual(n1.get("/vote/" + room).json["votes"], [0, 0])
+
+    async def test_eviction_releases_the_lease(self):
+        # A lease of a minute: gone within seconds, it was released, not left to run out.
+        n3 = Server(node="n3", args=["--cluster", "--redis", self.redis.url,
+                                     "--set", "cluster.lease_ms=60000",
+                                     "--set", "limits.room_idle_ms=300"])
+        n3.start()
+        try:
+            room = unique("evict")
+            self.assertEqual(n3.post("/counter/" + room).json, {"value": 1})
+            self.assertTrue(self.redis.call("GET", lease_key("counter", room)).startswith(b"n3 "))
+            self.assertTrue(wait_until(
+                lambda: self.redis.call("GET", lease_key("counter", room)) is None, 5))
+            self.assertEqual(self.nodes[0].post("/counter/" + room).json, {"value": 2})
+        finally:
+            n3.stop_clean()
+            n3.cleanup()
 
     async def test_zz_graceful_stop_releases_leases(self):
         n2 = self.nodes[1]
