@@ -19,8 +19,10 @@ this reuses).
 """
 
 import asyncio
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -128,6 +130,7 @@ class Proxy:
     def __init__(self, servers):
         self.servers = list(servers)
         self.dir = tempfile.mkdtemp(prefix="roomd-haproxy-")
+        atexit.register(shutil.rmtree, self.dir, True)  # at exit: a failing test prints its log
         self.admin_socket = os.path.join(self.dir, "admin.sock")
         self.cfg = os.path.join(self.dir, "haproxy.cfg")
         self.log_path = os.path.join(self.dir, "haproxy.log")

@@ -15,7 +15,6 @@ import asyncio
 import collections
 import json
 import threading
-import time
 import unittest
 
 import websockets
