@@ -149,9 +149,18 @@ class ClusterFailoverTest(ClusterTestCase):
                     await asyncio.sleep(0.1)
             return None
 
+        def marked_down():  # HAProxy's check time: the kill to its DOWN
+            while time.monotonic() - t0 < 30 * SLOW:
+                if c.proxy.stats().get(victim) == "DOWN":
+                    return time.monotonic() - t0
+                time.sleep(0.02)
+            return None
+
+        down = loop.run_in_executor(None, marked_down)
         probes = [loop.run_in_executor(None, first_answer, r) for r in moved]
         ws_times = await asyncio.gather(*[reconnect(r) for r in ws_moved])
         times = await asyncio.gather(*probes)
+        down = await down
         await asyncio.sleep(1)
         load.stop()
 
@@ -159,9 +168,12 @@ class ClusterFailoverTest(ClusterTestCase):
                            [t for t in times if t is not None]))
         print(summary_line("kill -9 to WebSocket back (%d clients)" % len(ws_moved),
                            [t for t in ws_times if t is not None]))
+        print("HAProxy marked %s down %s after the kill" % (
+            victim, "%.3fs" % down if down is not None else "never"))
         print("bound: lease_ms + 1 s + check time = %.1fs; POSTs %d, acked %d, failures %s"
               % (BOUND_S, sum(load.attempts.values()),
                  sum(len(v) for v in load.acked.values()), dict(load.failures)))
+        self.assertIsNotNone(down, "HAProxy never marked the killed node down")
         self.assertNotIn(None, times, "some rooms never answered again")
         self.assertLessEqual(max(times), BOUND_S, "slowest room: %.2fs" % max(times))
         self.assertNotIn(None, ws_times, "some WebSocket clients never got back")
