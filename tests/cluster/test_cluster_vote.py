@@ -1,8 +1,8 @@
 """Three nodes behind HAProxy: vote rooms used by many clients at once, by HTTP POST and
 over WebSockets, all through HAProxy, behave as on one node. Every client ends up seeing
 the same counts (every vote cast, none twice), every answer about one room names one node
-(the hash sends a room to one node and its lease keeps it there), and the rooms spread over
-more than one node. Afterwards each node, asked directly, serves every room with the same
+(the hash sends a room to one node and its lease keeps it there; a query string or a sub-path
+does not change the node), and the rooms spread over more than one node. Afterwards each node, asked directly, serves every room with the same
 counts (the room moves to it by a handover, its state from storage)."""
 
 import asyncio
@@ -84,6 +84,18 @@ class ClusterVoteTest(ClusterTestCase):
             self.assertEqual(len(seen_nodes[room]), 1, "%s served by %s" % (room, seen_nodes[room]))
             holder = c.lease("vote", room)
             self.assertEqual(holder[0], next(iter(seen_nodes[room])), room)
+        # The hash covers /<ns>/<id> only: a query string or a sub-path reaches the same node
+        # (no handover anywhere; the sub-path is the room's own 404).
+        def handovers():
+            return sum(n.metrics().get("roomd_lease_handovers_total", 0) for n in c.live())
+
+        before = handovers()
+        for room in rooms:
+            res = c.get("/vote/%s?from=%s&x=1" % (room, room[::-1]))
+            self.assertEqual(res.json["node"], next(iter(seen_nodes[room])), room)
+            self.assertEqual(c.get("/vote/%s/sub?y=2" % room).status, 404)
+            self.assertEqual(c.lease("vote", room)[0], next(iter(seen_nodes[room])), room)
+        self.assertEqual(handovers(), before)
         spread = collections.Counter(next(iter(s)) for s in seen_nodes.values())
         print("rooms per node: %s" % dict(spread))
         self.assertGreater(len(spread), 1, "every room on one node: %s" % dict(spread))
