@@ -61,7 +61,12 @@ void gate_release(struct room *r, bool stored) {
         if (h->send) {
             call_release_send(h->send, stored);
         } else if (h->req) {
-            if (!stored && h->req->status != 500) /* a failed handler's 500 stays */
+            if (!stored && h->req->status != 500 && r->fenced) /* surely not stored */
+                request_fail_retry(h->req,
+                                   "the room moved to another node: nothing was "
+                                   "stored, try again",
+                                   1);
+            else if (!stored && h->req->status != 500) /* a failed handler's 500 stays */
                 request_fail(h->req, 503,
                              "storage unavailable: the change may not have been stored");
             h->req->on_done(h->req);

@@ -438,6 +438,7 @@ void lease_check_error(const redisReply *reply) {
 
 void lease_fenced(struct room *r) {
     lease.counters.fenced++;
+    r->fenced = true; /* the turn's clients hear that nothing was stored (gate.c) */
     log_warn("[room %s] checkpoint refused: another node holds the room's lease; dropping it",
              r->tag);
     lease_forget(r);

@@ -777,6 +777,7 @@ void room_hibernate(struct room *r) {
 void room_committed(struct room *r, bool ok) {
     set_state(r, r->after_commit);
     gate_release(r, ok);
+    r->fenced = false;
     if (!ok)
         reset(r);
     if (lease_enabled() && !r->lease_until_ms && (r->state != ROOM_COLD || r->conns))

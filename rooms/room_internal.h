@@ -73,6 +73,7 @@ struct room {
     long long epoch;
     bool epoch_stored; /* written by a checkpoint of this activation (its first one) */
     bool lease_asked;  /* cluster mode: this wait for the lease asked its holder to hand it over */
+    bool fenced;       /* cluster mode: the checkpoint in flight was refused by the fence */
     long long lease_until_ms;      /* cluster mode: the lease counts until then (0: none held) */
     long long lease_wait_until_ms; /* cluster mode: a client waits for the lease until then */
     struct room_alarm alarm;

@@ -83,7 +83,9 @@ class ClusterModeTest(AsyncServerTestCase):
         # Another node took the room while n1 was not looking (n1's renewal has not run yet).
         self.redis.call("SET", lease_key("counter", room), "intruder 99", "PX", "60000")
         res = n1.post("/counter/" + room)
-        self.assertEqual(res.status, 503, res.body)
+        self.assertJsonError(res, 503)
+        self.assertIn("nothing was stored", res.json["error"])
+        self.assertEqual(res.headers.get("retry-after"), "1")
         self.assertEqual(self.stored_value(room), 2, "the refused checkpoint stored nothing")
         code, _ = await ws_expect_close(ws)
         self.assertEqual(code, 1012)
