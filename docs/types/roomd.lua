@@ -116,7 +116,7 @@
 ------------------------------------------------------------------------------
 
 ---The room's own table: keep per-room state in its fields (`room.votes = ...`).
----`id`, `namespace`, `node`, `settings` and `storage` are provided by roomd.
+---`id`, `namespace`, `node`, `epoch`, `settings` and `storage` are provided by roomd.
 ---@class roomd.Room
 ---The room id (decoded; any bytes but `/` and control characters), bytes that are not
 ---valid UTF-8 shown as `%XX`.
@@ -125,6 +125,9 @@
 ---@field namespace string
 ---This server's node name (`--node`).
 ---@field node string
+---This activation's number: it rises each time the room is loaded anew (in cluster mode, with
+---every new owner node; docs/cluster.md).
+---@field epoch number
 ---The namespace's `settings` table from the config (read it, do not change it).
 ---@field settings table<string, any>
 ---The room's durable key-value storage.
