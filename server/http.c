@@ -1,6 +1,7 @@
 /* http: the HTTP half of the protocol callback: route a request, read its
- * body, hand it to its room, and write the answer (headers in one WRITEABLE
- * callback, the body in the next, so each callback makes one lws_write).
+ * body, hand it to its room, and write the answer: status line, headers and
+ * body in one buffer and one lws_write (HTTP/1.1 only: lws writes it raw),
+ * so an answer is one send.
  *
  * Every error is a JSON {"error": ...} with the status docs/http-contract.md gives. A request
  * handed to a room belongs to the room until it calls on_done; if the
@@ -29,6 +30,7 @@
 
 #define MAX_QUERY 64
 #define HEADER_BUF 8192
+#define SMALL_BODY 4096 /* answers up to this size are built on the stack */
 
 static const char *const method_names[] = {"GET",   "POST",   "OPTIONS", "PUT",
                                            "PATCH", "DELETE", "CONNECT", "HEAD"};
@@ -133,7 +135,7 @@ fail:
 
 /* Makes the session answer with req's response as soon as the socket is writable. */
 static int reply_ready(struct session *s) {
-    s->state = SESSION_REPLY_HEADERS;
+    s->state = SESSION_REPLY;
     pipeline_writing(s->pipeline_slot);
     lws_callback_on_writable(s->wsi);
     return 0;
@@ -185,13 +187,11 @@ static const char *content_type(const struct request *req) {
     return req->resp_type ? req->resp_type : "application/json";
 }
 
-static int write_headers(struct session *s) {
-    unsigned char buf[LWS_PRE + HEADER_BUF], *start = buf + LWS_PRE, *p = start;
-    unsigned char *end = buf + sizeof buf - 1;
+/* Adds the status line and headers at *p. */
+static int add_headers(struct session *s, unsigned char **p, unsigned char *end) {
     struct request *req = s->req;
-    metrics_count_http(req->status);
     if (lws_add_http_common_headers(s->wsi, (unsigned int)req->status, content_type(req),
-                                    req->resp_len, &p, end))
+                                    req->resp_len, p, end))
         return -1;
     for (int i = 0; i < req->n_resp_headers; i++) {
         char name[256];
@@ -200,25 +200,36 @@ static int write_headers(struct session *s) {
         snprintf(name, sizeof name, "%s:", req->resp_headers[i].name);
         const char *v = req->resp_headers[i].value;
         if (lws_add_http_header_by_name(s->wsi, (unsigned char *)name, (unsigned char *)v,
-                                        (int)strlen(v), &p, end))
+                                        (int)strlen(v), p, end))
             return -1;
     }
     bool closing = s->close_after || pipeline_seen(s->pipeline_slot);
     if (closing && lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION,
-                                                (unsigned char *)"close", 5, &p, end))
+                                                (unsigned char *)"close", 5, p, end))
         return -1;
-    return lws_finalize_write_http_header(s->wsi, start, &p, end) ? -1 : 0;
+    return lws_finalize_http_header(s->wsi, p, end) ? -1 : 0;
 }
 
-static int write_body(struct session *s) {
+/* Writes the whole answer, head and body (none for HEAD), with one lws_write. */
+static int write_answer(struct session *s, bool head) {
     struct request *req = s->req;
-    unsigned char *buf = malloc(LWS_PRE + req->resp_len);
+    size_t body = head ? 0 : req->resp_len;
+    unsigned char small[LWS_PRE + HEADER_BUF + SMALL_BODY];
+    unsigned char *buf = body <= SMALL_BODY ? small : malloc(LWS_PRE + HEADER_BUF + body);
     if (!buf)
         return -1;
-    memcpy(buf + LWS_PRE, req->resp_body, req->resp_len);
-    int n = lws_write(s->wsi, buf + LWS_PRE, req->resp_len, LWS_WRITE_HTTP_FINAL);
-    free(buf);
-    return n < 0 ? -1 : 0;
+    unsigned char *start = buf + LWS_PRE, *p = start;
+    metrics_count_http(req->status);
+    int rc = add_headers(s, &p, start + HEADER_BUF - 1);
+    if (rc == 0) {
+        if (body)
+            memcpy(p, req->resp_body, body);
+        p += body;
+        rc = lws_write(s->wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 0;
+    }
+    if (buf != small)
+        free(buf);
+    return rc;
 }
 
 /* access_log = true: one line per answer, with the request's method, path, status, bytes and
@@ -260,19 +271,10 @@ static int finish_transaction(struct session *s) {
 }
 
 int http_on_writable(struct session *s) {
-    bool head = s->req && strcmp(s->req->method, "HEAD") == 0;
-    if (s->state == SESSION_REPLY_HEADERS) {
-        if (write_headers(s) != 0)
-            return -1;
-        if (s->req->resp_len == 0 || head)
-            return finish_transaction(s);
-        s->state = SESSION_REPLY_BODY;
-        lws_callback_on_writable(s->wsi);
+    if (s->state != SESSION_REPLY || !s->req)
         return 0;
-    }
-    if (s->state == SESSION_REPLY_BODY)
-        return write_body(s) != 0 ? -1 : finish_transaction(s);
-    return 0;
+    bool head = strcmp(s->req->method, "HEAD") == 0;
+    return write_answer(s, head) != 0 ? -1 : finish_transaction(s);
 }
 
 static const char *status_text(int status) {
