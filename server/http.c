@@ -49,8 +49,33 @@ static int add_field(struct request_field *f, int *n, const char *name, size_t n
     return 0;
 }
 
+/* The header tokens lws parses by name ("host:" and so on; not its pseudo-headers such as the
+ * method and URI, nor ones without a colon), found once: a request is then checked for each by
+ * index alone. */
+static struct header_token {
+    enum lws_token_indexes token;
+    const char *name; /* with its colon */
+    size_t nlen;      /* without it */
+} header_tokens[WSI_TOKEN_COUNT];
+static int n_header_tokens = -1;
+
+static void find_header_tokens(void) {
+    n_header_tokens = 0;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+        size_t nlen = name ? strlen(name) : 0;
+        if (nlen < 2 || name[0] == ':' || name[nlen - 1] != ':')
+            continue;
+        header_tokens[n_header_tokens++] =
+            (struct header_token){(enum lws_token_indexes)t, name, nlen - 1};
+    }
+}
+
+/* The query's fields (none allocated when there is no query). */
 static int read_query(struct lws *wsi, struct request *req) {
     char buf[4096];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0)
+        return 0;
     req->query = calloc(MAX_QUERY, sizeof *req->query);
     if (!req->query)
         return -1;
@@ -90,22 +115,26 @@ static int read_custom_headers(struct lws *wsi, struct request *req) {
 /* Copies every header lws knows by name (about a hundred common ones), then the configured
  * custom ones: lws 4.1 cannot list the others. */
 static int read_headers(struct lws *wsi, struct request *req) {
+    struct header_token *present[WSI_TOKEN_COUNT];
+    int n = 0;
+    if (n_header_tokens < 0)
+        find_header_tokens();
+    for (int i = 0; i < n_header_tokens; i++)
+        if (lws_hdr_total_length(wsi, header_tokens[i].token) > 0)
+            present[n++] = &header_tokens[i];
     req->headers =
-        calloc(WSI_TOKEN_COUNT + (size_t)server.cfg->n_custom_headers, sizeof *req->headers);
+        calloc((size_t)n + (size_t)server.cfg->n_custom_headers + 1, sizeof *req->headers);
     if (!req->headers)
         return -1;
-    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
-        const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
-        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
-        size_t nlen = name ? strlen(name) : 0;
-        if (len <= 0 || nlen < 2 || name[0] == ':' || name[nlen - 1] != ':')
-            continue;
+    for (int i = 0; i < n; i++) {
+        int len = lws_hdr_total_length(wsi, present[i]->token);
         char *value = malloc((size_t)len + 1);
-        if (!value || lws_hdr_copy(wsi, value, len + 1, (enum lws_token_indexes)t) < 0) {
+        if (!value || lws_hdr_copy(wsi, value, len + 1, present[i]->token) < 0) {
             free(value);
             continue;
         }
-        int rc = add_field(req->headers, &req->n_headers, name, nlen - 1, value);
+        int rc =
+            add_field(req->headers, &req->n_headers, present[i]->name, present[i]->nlen, value);
         free(value);
         if (rc != 0)
             return -1;
