@@ -216,25 +216,49 @@ static const char *content_type(const struct request *req) {
     return req->resp_type ? req->resp_type : "application/json";
 }
 
-/* Adds the status line and headers at *p. */
+/* Appends "name: value\r\n" at *p, as lws_add_http_header_by_name writes it on HTTP/1.1 (the
+ * only protocol served); -1 when it does not fit before end. */
+static int append_header(unsigned char **p, unsigned char *end, const char *name, size_t nlen,
+                         const char *value, size_t vlen) {
+    if ((size_t)(end - *p) < nlen + vlen + 4)
+        return -1;
+    memcpy(*p, name, nlen);
+    *p += nlen;
+    *(*p)++ = ':';
+    *(*p)++ = ' ';
+    memcpy(*p, value, vlen);
+    *p += vlen;
+    *(*p)++ = '\r';
+    *(*p)++ = '\n';
+    return 0;
+}
+
+/* Writes n in decimal at the end of buf[0..size), returning where it starts. */
+static const char *decimal(size_t n, char *buf, size_t size) {
+    char *d = buf + size;
+    do
+        *--d = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    return d;
+}
+
+/* Adds the status line (lws's: it knows the request's HTTP version) and the headers at *p. */
 static int add_headers(struct session *s, unsigned char **p, unsigned char *end) {
     struct request *req = s->req;
-    if (lws_add_http_common_headers(s->wsi, (unsigned int)req->status, content_type(req),
-                                    req->resp_len, p, end))
+    char buf[24];
+    const char *type = content_type(req), *len = decimal(req->resp_len, buf, sizeof buf);
+    if (lws_add_http_header_status(s->wsi, (unsigned int)req->status, p, end) ||
+        append_header(p, end, "content-type", 12, type, strlen(type)) ||
+        append_header(p, end, "content-length", 14, len, (size_t)(buf + sizeof buf - len)))
         return -1;
     for (int i = 0; i < req->n_resp_headers; i++) {
-        char name[256];
-        if (strcasecmp(req->resp_headers[i].name, "content-type") == 0)
-            continue;
-        snprintf(name, sizeof name, "%s:", req->resp_headers[i].name);
-        const char *v = req->resp_headers[i].value;
-        if (lws_add_http_header_by_name(s->wsi, (unsigned char *)name, (unsigned char *)v,
-                                        (int)strlen(v), p, end))
+        const struct request_field *f = &req->resp_headers[i];
+        if (strcasecmp(f->name, "content-type") != 0 &&
+            append_header(p, end, f->name, strlen(f->name), f->value, strlen(f->value)))
             return -1;
     }
     bool closing = s->close_after || pipeline_seen(s->pipeline_slot);
-    if (closing && lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION,
-                                                (unsigned char *)"close", 5, p, end))
+    if (closing && append_header(p, end, "connection", 10, "close", 5))
         return -1;
     return lws_finalize_http_header(s->wsi, p, end) ? -1 : 0;
 }
