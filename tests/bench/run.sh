@@ -195,7 +195,7 @@ start_server() {
     wait_port || { log "$1 did not start:"; cat "$logfile" >&2; exit 1; }
     if [ "$1" = roomd ]; then
         REDIS_PID=$(child_of "$SERVER_PID" || true)
-        if [ -n "$REDIS_PID" ]; then taskset -pc 1 "$REDIS_PID" >/dev/null; fi
+        if [ -n "$REDIS_PID" ]; then taskset -apc 1 "$REDIS_PID" >/dev/null; fi
     fi
     sleep 0.3
 }
