@@ -14,3 +14,5 @@ files["tests/specs"] = { read_globals = { "describe", "it", "before_each", "expe
 files["tests/bench"] = { globals = { "request" }, read_globals = { "wrk" } }
 files["tests/bench/calls_room.lua"] = { read_globals = { "now_ms", "rooms" } }
 files["tests/bench/physics_room.lua"] = { read_globals = { "now_ms" } }
+-- The nginx peer's handler runs in lua-nginx-module, which provides `ngx` (and sets its fields).
+files["tests/bench/peers/nginx"] = { globals = { "ngx" } }

@@ -3,9 +3,13 @@
 # missing. Run as root (or with sudo available).
 set -euo pipefail
 
+# LuaJIT: libluajit2-5.1-dev, the OpenResty branch Debian packages (maintained;
+# the same ABI and `pkg-config luajit`), not libluajit-5.1-dev: the bench's
+# nginx peer (tests/bench/peers/deps.sh) needs libluajit2-5.1-2, which
+# replaces Debian's LuaJIT, so the project builds against that one everywhere.
 packages=(
     build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
-    libluajit-5.1-dev libwebsockets-dev libjansson-dev libhiredis-dev libjwt-dev
+    libluajit2-5.1-dev libwebsockets-dev libjansson-dev libhiredis-dev libjwt-dev
     libcurl4-openssl-dev openssl redis-server
     python3 python3-websockets lua-check curl chromium fonts-dejavu-core
     prometheus # promtool checks GET /metrics; test_prometheus scrapes roomd with the server

@@ -1,6 +1,7 @@
 /* http: the HTTP half of the protocol callback: route a request, read its
- * body, hand it to its room, and write the answer (headers in one WRITEABLE
- * callback, the body in the next, so each callback makes one lws_write).
+ * body, hand it to its room, and write the answer: status line, headers and
+ * body in one buffer and one lws_write (HTTP/1.1 only: lws writes it raw),
+ * so an answer is one send.
  *
  * Every error is a JSON {"error": ...} with the status docs/http-contract.md gives. A request
  * handed to a room belongs to the room until it calls on_done; if the
@@ -8,6 +9,7 @@
 #include "clock.h"
 #include "config.h"
 #include "door.h"
+#include "ljson.h"
 #include "log.h"
 #include "metrics.h"
 #include "ns.h"
@@ -22,6 +24,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <lauxlib.h>
 #include <libwebsockets.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 
 #define MAX_QUERY 64
 #define HEADER_BUF 8192
+#define SMALL_BODY 4096 /* answers up to this size are built on the stack */
 
 static const char *const method_names[] = {"GET",   "POST",   "OPTIONS", "PUT",
                                            "PATCH", "DELETE", "CONNECT", "HEAD"};
@@ -47,8 +51,33 @@ static int add_field(struct request_field *f, int *n, const char *name, size_t n
     return 0;
 }
 
+/* The header tokens lws parses by name ("host:" and so on; not its pseudo-headers such as the
+ * method and URI, nor ones without a colon), found once: a request is then checked for each by
+ * index alone. */
+static struct header_token {
+    enum lws_token_indexes token;
+    const char *name; /* with its colon */
+    size_t nlen;      /* without it */
+} header_tokens[WSI_TOKEN_COUNT];
+static int n_header_tokens = -1;
+
+static void find_header_tokens(void) {
+    n_header_tokens = 0;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+        size_t nlen = name ? strlen(name) : 0;
+        if (nlen < 2 || name[0] == ':' || name[nlen - 1] != ':')
+            continue;
+        header_tokens[n_header_tokens++] =
+            (struct header_token){(enum lws_token_indexes)t, name, nlen - 1};
+    }
+}
+
+/* The query's fields (none allocated when there is no query). */
 static int read_query(struct lws *wsi, struct request *req) {
     char buf[4096];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0)
+        return 0;
     req->query = calloc(MAX_QUERY, sizeof *req->query);
     if (!req->query)
         return -1;
@@ -88,22 +117,26 @@ static int read_custom_headers(struct lws *wsi, struct request *req) {
 /* Copies every header lws knows by name (about a hundred common ones), then the configured
  * custom ones: lws 4.1 cannot list the others. */
 static int read_headers(struct lws *wsi, struct request *req) {
+    struct header_token *present[WSI_TOKEN_COUNT];
+    int n = 0;
+    if (n_header_tokens < 0)
+        find_header_tokens();
+    for (int i = 0; i < n_header_tokens; i++)
+        if (lws_hdr_total_length(wsi, header_tokens[i].token) > 0)
+            present[n++] = &header_tokens[i];
     req->headers =
-        calloc(WSI_TOKEN_COUNT + (size_t)server.cfg->n_custom_headers, sizeof *req->headers);
+        calloc((size_t)n + (size_t)server.cfg->n_custom_headers + 1, sizeof *req->headers);
     if (!req->headers)
         return -1;
-    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
-        const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
-        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
-        size_t nlen = name ? strlen(name) : 0;
-        if (len <= 0 || nlen < 2 || name[0] == ':' || name[nlen - 1] != ':')
-            continue;
+    for (int i = 0; i < n; i++) {
+        int len = lws_hdr_total_length(wsi, present[i]->token);
         char *value = malloc((size_t)len + 1);
-        if (!value || lws_hdr_copy(wsi, value, len + 1, (enum lws_token_indexes)t) < 0) {
+        if (!value || lws_hdr_copy(wsi, value, len + 1, present[i]->token) < 0) {
             free(value);
             continue;
         }
-        int rc = add_field(req->headers, &req->n_headers, name, nlen - 1, value);
+        int rc =
+            add_field(req->headers, &req->n_headers, present[i]->name, present[i]->nlen, value);
         free(value);
         if (rc != 0)
             return -1;
@@ -133,7 +166,7 @@ fail:
 
 /* Makes the session answer with req's response as soon as the socket is writable. */
 static int reply_ready(struct session *s) {
-    s->state = SESSION_REPLY_HEADERS;
+    s->state = SESSION_REPLY;
     pipeline_writing(s->pipeline_slot);
     lws_callback_on_writable(s->wsi);
     return 0;
@@ -185,40 +218,73 @@ static const char *content_type(const struct request *req) {
     return req->resp_type ? req->resp_type : "application/json";
 }
 
-static int write_headers(struct session *s) {
-    unsigned char buf[LWS_PRE + HEADER_BUF], *start = buf + LWS_PRE, *p = start;
-    unsigned char *end = buf + sizeof buf - 1;
+/* Appends "name: value\r\n" at *p, as lws_add_http_header_by_name writes it on HTTP/1.1 (the
+ * only protocol served); -1 when it does not fit before end. */
+static int append_header(unsigned char **p, unsigned char *end, const char *name, size_t nlen,
+                         const char *value, size_t vlen) {
+    if ((size_t)(end - *p) < nlen + vlen + 4)
+        return -1;
+    memcpy(*p, name, nlen);
+    *p += nlen;
+    *(*p)++ = ':';
+    *(*p)++ = ' ';
+    memcpy(*p, value, vlen);
+    *p += vlen;
+    *(*p)++ = '\r';
+    *(*p)++ = '\n';
+    return 0;
+}
+
+/* Writes n in decimal at the end of buf[0..size), returning where it starts. */
+static const char *decimal(size_t n, char *buf, size_t size) {
+    char *d = buf + size;
+    do
+        *--d = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    return d;
+}
+
+/* Adds the status line (lws's: it knows the request's HTTP version) and the headers at *p. */
+static int add_headers(struct session *s, unsigned char **p, unsigned char *end) {
     struct request *req = s->req;
-    metrics_count_http(req->status);
-    if (lws_add_http_common_headers(s->wsi, (unsigned int)req->status, content_type(req),
-                                    req->resp_len, &p, end))
+    char buf[24];
+    const char *type = content_type(req), *len = decimal(req->resp_len, buf, sizeof buf);
+    if (lws_add_http_header_status(s->wsi, (unsigned int)req->status, p, end) ||
+        append_header(p, end, "content-type", 12, type, strlen(type)) ||
+        append_header(p, end, "content-length", 14, len, (size_t)(buf + sizeof buf - len)))
         return -1;
     for (int i = 0; i < req->n_resp_headers; i++) {
-        char name[256];
-        if (strcasecmp(req->resp_headers[i].name, "content-type") == 0)
-            continue;
-        snprintf(name, sizeof name, "%s:", req->resp_headers[i].name);
-        const char *v = req->resp_headers[i].value;
-        if (lws_add_http_header_by_name(s->wsi, (unsigned char *)name, (unsigned char *)v,
-                                        (int)strlen(v), &p, end))
+        const struct request_field *f = &req->resp_headers[i];
+        if (strcasecmp(f->name, "content-type") != 0 &&
+            append_header(p, end, f->name, strlen(f->name), f->value, strlen(f->value)))
             return -1;
     }
     bool closing = s->close_after || pipeline_seen(s->pipeline_slot);
-    if (closing && lws_add_http_header_by_token(s->wsi, WSI_TOKEN_CONNECTION,
-                                                (unsigned char *)"close", 5, &p, end))
+    if (closing && append_header(p, end, "connection", 10, "close", 5))
         return -1;
-    return lws_finalize_write_http_header(s->wsi, start, &p, end) ? -1 : 0;
+    return lws_finalize_http_header(s->wsi, p, end) ? -1 : 0;
 }
 
-static int write_body(struct session *s) {
+/* Writes the whole answer, head and body (none for HEAD), with one lws_write. */
+static int write_answer(struct session *s, bool head) {
     struct request *req = s->req;
-    unsigned char *buf = malloc(LWS_PRE + req->resp_len);
+    size_t body = head ? 0 : req->resp_len;
+    unsigned char small[LWS_PRE + HEADER_BUF + SMALL_BODY];
+    unsigned char *buf = body <= SMALL_BODY ? small : malloc(LWS_PRE + HEADER_BUF + body);
     if (!buf)
         return -1;
-    memcpy(buf + LWS_PRE, req->resp_body, req->resp_len);
-    int n = lws_write(s->wsi, buf + LWS_PRE, req->resp_len, LWS_WRITE_HTTP_FINAL);
-    free(buf);
-    return n < 0 ? -1 : 0;
+    unsigned char *start = buf + LWS_PRE, *p = start;
+    metrics_count_http(req->status);
+    int rc = add_headers(s, &p, start + HEADER_BUF - 1);
+    if (rc == 0) {
+        if (body)
+            memcpy(p, req->resp_body, body);
+        p += body;
+        rc = lws_write(s->wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 0;
+    }
+    if (buf != small)
+        free(buf);
+    return rc;
 }
 
 /* access_log = true: one line per answer, with the request's method, path, status, bytes and
@@ -260,19 +326,10 @@ static int finish_transaction(struct session *s) {
 }
 
 int http_on_writable(struct session *s) {
-    bool head = s->req && strcmp(s->req->method, "HEAD") == 0;
-    if (s->state == SESSION_REPLY_HEADERS) {
-        if (write_headers(s) != 0)
-            return -1;
-        if (s->req->resp_len == 0 || head)
-            return finish_transaction(s);
-        s->state = SESSION_REPLY_BODY;
-        lws_callback_on_writable(s->wsi);
+    if (s->state != SESSION_REPLY || !s->req)
         return 0;
-    }
-    if (s->state == SESSION_REPLY_BODY)
-        return write_body(s) != 0 ? -1 : finish_transaction(s);
-    return 0;
+    bool head = strcmp(s->req->method, "HEAD") == 0;
+    return write_answer(s, head) != 0 ? -1 : finish_transaction(s);
 }
 
 static const char *status_text(int status) {
@@ -537,46 +594,37 @@ int http_on_body(struct session *s, const void *in, size_t len) {
     return 0;
 }
 
-/* Nesting depth of v: a scalar is 0, [] is 1. */
-static int json_depth(json_t *v) {
-    int deepest = 0;
-    size_t i;
-    const char *key;
-    json_t *item;
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, item) {
-            int d = json_depth(item);
-            deepest = d > deepest ? d : deepest;
-        }
-        return deepest + 1;
-    }
-    if (json_is_object(v)) {
-        json_object_foreach(v, key, item) {
-            int d = json_depth(item);
-            deepest = d > deepest ? d : deepest;
-        }
-        return deepest + 1;
-    }
+/* ljson_open inside lua_cpcall: it may raise. */
+static int open_checker(lua_State *L) {
+    ljson_open(L);
     return 0;
 }
 
-/* A body that says it is JSON must be JSON, within the nesting limit, before any turn. */
+/* The Lua state JSON bodies are checked in: the room's own codec (lua/ljson.h), so a body
+ * passes here exactly when the turn's req.json will decode it. Made on first use; NULL when it
+ * cannot be. Each check's value is garbage at once, collected as the state allocates. */
+static lua_State *json_checker(void) {
+    static lua_State *L;
+    if (!L && (L = luaL_newstate()) && lua_cpcall(L, open_checker, NULL) != 0) {
+        lua_close(L);
+        L = NULL;
+    }
+    return L;
+}
+
+/* A body that says it is JSON must be JSON, within the nesting limit, before any turn. Returns
+ * 1 when it is, else answers 400 (or 503). */
 static int check_json_body(struct session *s) {
-    json_error_t jerr;
-    char msg[200];
-    json_t *v = json_loadb(s->req->body, s->req->body_len,
-                           JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
-    if (!v) {
-        snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
+    char err[160], msg[200];
+    lua_State *L = json_checker();
+    if (!L)
+        return reply_error(s, 503, "out of memory");
+    if (ljson_decode(L, s->req->body, s->req->body_len, server.cfg->limits.json_depth, err,
+                     sizeof err) != 0) {
+        snprintf(msg, sizeof msg, "request body: %s", err);
         return reply_error(s, 400, msg);
     }
-    int depth = json_depth(v);
-    json_decref(v);
-    if (depth > server.cfg->limits.json_depth) {
-        snprintf(msg, sizeof msg, "JSON nested %d deep, over the limit of %d", depth,
-                 server.cfg->limits.json_depth);
-        return reply_error(s, 400, msg);
-    }
+    lua_pop(L, 1);
     return 1;
 }
 

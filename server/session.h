@@ -15,11 +15,10 @@ struct request;
 
 enum session_state {
     SESSION_IDLE,
-    SESSION_BODY,          /* reading the request body */
-    SESSION_IN_ROOM,       /* the request waits for its turn's answer */
-    SESSION_REPLY_HEADERS, /* the answer is ready: write the headers */
-    SESSION_REPLY_BODY,    /* then the body */
-    SESSION_FILE,          /* lws is sending a static file */
+    SESSION_BODY,    /* reading the request body */
+    SESSION_IN_ROOM, /* the request waits for its turn's answer */
+    SESSION_REPLY,   /* the answer is ready: write it, head and body in one write */
+    SESSION_FILE,    /* lws is sending a static file */
 };
 
 /* lws allocates one per connection, WebSockets included, for its whole life: keep it small

@@ -28,8 +28,8 @@ enum slot_state {
 
 struct slot {
     enum slot_state state;
-    size_t len;
-    char *line;       /* WIRE_LINE_MAX bytes from SLOT_LINE to SLOT_HEAD_DONE */
+    size_t len, cap;
+    char *line;       /* cap bytes (up to WIRE_LINE_MAX) from SLOT_LINE to SLOT_HEAD_DONE */
     bool line_start;  /* SLOT_HEADERS: at the start of a header line */
     bool in_name;     /* SLOT_HEADERS: inside a header's name */
     uint8_t hdr[14];  /* SLOT_FRAMES: the frame header read so far */
@@ -37,6 +37,9 @@ struct slot {
     uint64_t payload; /* SLOT_FRAMES: payload bytes of the current frame still to come */
     struct lws *wsi;  /* SLOT_FRAMES, SLOT_BROKEN */
 };
+
+/* A request line's first buffer: most lines fit, a longer one grows it (to WIRE_LINE_MAX). */
+#define LINE_START 256
 
 /* The methods roomd serves; lws would answer any other with its HTML 403 page, or hold a
  * CONNECT open, so they are refused here first. */
@@ -187,6 +190,22 @@ static bool headers_ok(struct slot *s, const char *buf, size_t n) {
     return true;
 }
 
+/* Makes s->line hold at least need bytes; false when it cannot. */
+static bool grow_line(struct slot *s, size_t need) {
+    if (need <= s->cap)
+        return true;
+    size_t cap = s->cap;
+    while (cap < need)
+        cap *= 2;
+    cap = cap < WIRE_LINE_MAX ? cap : WIRE_LINE_MAX;
+    char *line = realloc(s->line, cap);
+    if (!line)
+        return false;
+    s->line = line;
+    s->cap = cap;
+    return true;
+}
+
 /* Keeps what of buf[0..n) belongs to the request line; the rest goes to the header check.
  * Returns false when the request is refused. */
 static bool take_head(int fd, struct slot *s, const char *buf, size_t n) {
@@ -197,17 +216,18 @@ static bool take_head(int fd, struct slot *s, const char *buf, size_t n) {
         }
         if (!n)
             return true;
-        if (!(s->line = malloc(WIRE_LINE_MAX))) {
+        if (!(s->line = malloc(LINE_START))) {
             s->state = SLOT_IDLE;
             return true;
         }
+        s->cap = LINE_START;
         s->state = SLOT_LINE;
     }
     if (s->state == SLOT_LINE) {
         bool method_known = memchr(s->line, ' ', s->len) != NULL;
         const char *eol = memchr(buf, '\n', n);
         size_t part = eol ? (size_t)(eol - buf) : n;
-        if (s->len + part > WIRE_LINE_MAX) {
+        if (s->len + part > WIRE_LINE_MAX || !grow_line(s, s->len + part)) {
             free(s->line);
             memset(s, 0, sizeof *s);
             s->state = SLOT_TOO_LONG;

@@ -75,7 +75,7 @@ start_server() {
     SERVER_PID=$!
     wait_port || { log "roomd did not start:"; cat "$WORK/server-$PORT.log" >&2; exit 1; }
     REDIS_PID=$(awk '{print $1}' "/proc/$SERVER_PID/task/$SERVER_PID/children" 2>/dev/null || true)
-    if [ -n "$REDIS_PID" ]; then taskset -pc 1 "$REDIS_PID" >/dev/null; fi
+    if [ -n "$REDIS_PID" ]; then taskset -apc 1 "$REDIS_PID" >/dev/null; fi
     sleep 0.5
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh: roomd's benchmark suite. Builds roomd, the bench programs and the
 # peers (tests/bench/peers/: bare_lws in C, node = Node.js ws + ioredis +
-# redis-server, workerd = Cloudflare's runtime with Durable Objects; npm ci
-# where node_modules is missing), checks each server answers the room
+# redis-server, workerd = Cloudflare's runtime with Durable Objects, nginx =
+# nginx + lua-nginx-module (counter GET only); npm ci where node_modules is
+# missing, tests/bench/peers/deps.sh for wrk and nginx), checks each server answers the room
 # contract, then for ROUNDS rounds runs every case once per server, each
 # against a fresh server, the servers alternating case by case (the order
 # rotates every round). Servers are pinned to CPU 0; the generator (loadgen,
@@ -12,7 +13,7 @@
 #
 # Environment: ROUNDS (3), DUR (5 s measured per relay/wrk case), WARM (2 s),
 # BIG (1: also one 19,000-connection run per server), PORT (first port,
-# 18480), PEERS ("bare_lws node workerd": which peers run beside roomd),
+# 18480), PEERS ("bare_lws node workerd nginx": which peers run beside roomd),
 # FANOUT_RATE (msgs/s of the fan-out case; default: half of bare_lws's
 # closed-loop maximum in the same round), SERVER_DEADLINE (600 s: no
 # server or redis-server outlives it), EXTRAS ("profile rooms": the scripts
@@ -31,7 +32,7 @@ WARM=${WARM:-2}
 BIG=${BIG:-1}
 EXTRAS=${EXTRAS-profile rooms}
 PORT=${PORT:-18480}
-PEERS=${PEERS-bare_lws node workerd}
+PEERS=${PEERS-bare_lws node workerd nginx}
 FANOUT_RATE=${FANOUT_RATE:-}
 SERVER_DEADLINE=${SERVER_DEADLINE:-600}
 WORK=$(mktemp -d /tmp/roomd-bench.XXXXXX)
@@ -39,6 +40,7 @@ RESULTS=$WORK/results.jsonl
 LOADGEN=$OUT/loadgen
 NODE_DIR=$BENCH/peers/node
 WORKERD_DIR=$BENCH/peers/workerd
+NGINX_DIR=$BENCH/peers/nginx
 SERVERS=()
 SERVER_PID=""  # the server process itself (CPU and RSS are read from it)
 SERVER_TPID="" # its `timeout` parent, which enforces SERVER_DEADLINE
@@ -73,8 +75,9 @@ drop_peer() { # drop_peer NAME WHY
 
 build() {
     log "building roomd, bench programs and peers"
+    "$BENCH/peers/deps.sh" >"$WORK/build.log" 2>&1 || drop_peer nginx "its packages did not install (see $WORK/build.log)"
     [ -f "$ROOT/build/CMakeCache.txt" ] ||
-        cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/build.log" 2>&1
+        cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >>"$WORK/build.log" 2>&1
     cmake --build "$ROOT/build" -j2 >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
     make -C "$BENCH" OUT="$OUT" >>"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
     if has_peer node; then npm_ci "$NODE_DIR" || drop_peer node "npm ci failed (see $WORK/build.log)"; fi
@@ -84,7 +87,29 @@ build() {
     if has_peer workerd && ! "$(workerd_bin)" --version >>"$WORK/build.log" 2>&1; then
         drop_peer workerd "its binary does not run here (see $WORK/build.log)"
     fi
+    if has_peer nginx && ! nginx -V >>"$WORK/build.log" 2>&1; then
+        drop_peer nginx "nginx does not run here (see $WORK/build.log)"
+    fi
     read -ra SERVERS <<<"roomd $PEERS"
+}
+
+# serves SERVER WHAT: SERVER has WHAT (relay: the WebSocket relay room;
+# counter-post: the durable counter's POST; counter-get: the counter's GET).
+# bare_lws has only the relay, nginx only the counter held in memory (no
+# durable POST to compare), node and workerd all three.
+serves() {
+    case $1:$2 in
+    bare_lws:counter-* | nginx:relay | nginx:counter-post) return 1 ;;
+    *) return 0 ;;
+    esac
+}
+
+# start_nginx DIR: the config from nginx.conf.in, with its own prefix in DIR.
+start_nginx() {
+    mkdir -p "$1"
+    sed -e "s|@PORT@|$PORT|g" -e "s|@PREFIX@|$1|g" -e "s|@DIR@|$NGINX_DIR|g" \
+        "$NGINX_DIR/nginx.conf.in" >"$1/nginx.conf"
+    spawn 0 "$2" nginx -p "$1" -e stderr -c "$1/nginx.conf"
 }
 
 cpu_ticks() { # utime+stime of a pid (all its threads), in clock ticks
@@ -163,13 +188,14 @@ start_server() {
         spawn 0 "$logfile" "$(workerd_bin)" serve "$WORKERD_DIR/config.capnp" \
             --socket-addr "http=127.0.0.1:$PORT" --directory-path "do-disk=$WORK/data-$PORT"
         ;;
+    nginx) start_nginx "$WORK/data-$PORT" "$logfile" ;;
     esac
     SERVER_TPID=$SPAWN_TPID
     SERVER_PID=$SPAWN_PID
     wait_port || { log "$1 did not start:"; cat "$logfile" >&2; exit 1; }
     if [ "$1" = roomd ]; then
         REDIS_PID=$(child_of "$SERVER_PID" || true)
-        if [ -n "$REDIS_PID" ]; then taskset -pc 1 "$REDIS_PID" >/dev/null; fi
+        if [ -n "$REDIS_PID" ]; then taskset -apc 1 "$REDIS_PID" >/dev/null; fi
     fi
     sleep 0.3
 }
@@ -214,8 +240,8 @@ expect() {
 # missing, duplicate and malformed deliveries).
 check_contract() {
     start_server "$1"
-    if [ "$1" != bare_lws ]; then
-        expect "$1" /relay/check GET '{"connections":0}'
+    if serves "$1" relay && [ "$1" != bare_lws ]; then expect "$1" /relay/check GET '{"connections":0}'; fi
+    if serves "$1" counter-get; then
         expect "$1" /counter/check GET '{"value":0}'
         expect "$1" /counter/check POST '{"value":1}'
         expect "$1" /counter/check POST '{"value":2}'
@@ -255,6 +281,7 @@ died() {
 loadgen_case() {
     local server=$1 case=$2
     shift 2
+    serves "$server" relay || return 0
     start_server "$server"
     local line r0 r1
     r0=$(cpu_ticks "${REDIS_PID:-0}")
@@ -353,7 +380,19 @@ each_server() {
 }
 
 # counter_case SERVER: the durable counter under wrk (bare_lws has no counter).
-counter_case() { [ "$1" = bare_lws ] || wrk_case "$1" wrk-post-counter counter_post.lua; }
+counter_case() {
+    serves "$1" counter-post || return 0
+    wrk_case "$1" wrk-post-counter counter_post.lua
+}
+
+# counter_get_case SERVER: GET /counter/<id> under wrk, roomd against nginx
+# (each room's first GET activates it in roomd, in the warm-up; after that
+# both answer from memory). node and workerd are left out to keep the run
+# short: their GET goes to storage.
+counter_get_case() {
+    [[ $1 == roomd || $1 == nginx ]] || return 0
+    wrk_case "$1" wrk-get-counter counter_get.lua
+}
 
 round() {
     local r=$1 d=(--duration "$DUR" --warmup "$WARM")
@@ -366,6 +405,7 @@ round() {
     each_server "$r" loadgen_case fanout-n100-half relay --conns 100 --rooms 1 --rate "$RATE" "${d[@]}"
     each_server "$r" loadgen_case connect-5000 connect --conns 5000 --rooms 100 --hold 1
     each_server "$r" counter_case
+    each_server "$r" counter_get_case
     wrk_case roomd wrk-get-vote vote_get.lua
 }
 
