@@ -81,28 +81,6 @@ bad:
     return -1;
 }
 
-int store_ping(const struct store_target *t, int timeout_ms, char *err, size_t errlen) {
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    redisContext *c = t->path[0] ? redisConnectUnixWithTimeout(t->path, tv)
-                                 : redisConnectWithTimeout(t->host, t->port, tv);
-    redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-    int ok = r && r->type == REDIS_REPLY_STATUS;
-    if (!ok) {
-        char where[300];
-        if (t->path[0])
-            snprintf(where, sizeof where, "%s", t->path);
-        else
-            snprintf(where, sizeof where, "%s:%d", t->host, t->port);
-        snprintf(err, errlen, "Redis at %s does not answer: %s", where,
-                 c && c->err                         ? c->errstr
-                 : r && r->type == REDIS_REPLY_ERROR ? r->str
-                                                     : "no reply");
-    }
-    freeReplyObject(r);
-    redisFree(c);
-    return ok ? 0 : -1;
-}
-
 int store_run(const struct store_target *t, int timeout_ms, int argc, const char **argv, char *err,
               size_t errlen) {
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -122,6 +100,20 @@ int store_run(const struct store_target *t, int timeout_ms, int argc, const char
     freeReplyObject(r);
     redisFree(c);
     return ok ? 0 : -1;
+}
+
+int store_ping(const struct store_target *t, int timeout_ms, char *err, size_t errlen) {
+    const char *argv[] = {"PING"};
+    char why[256];
+    if (store_run(t, timeout_ms, 1, argv, why, sizeof why) == 0)
+        return 0;
+    char where[300];
+    if (t->path[0])
+        snprintf(where, sizeof where, "%s", t->path);
+    else
+        snprintf(where, sizeof where, "%s:%d", t->host, t->port);
+    snprintf(err, errlen, "Redis at %s does not answer: %s", where, why);
+    return -1;
 }
 
 /* ---- hiredis event hooks ---- */
