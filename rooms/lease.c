@@ -168,9 +168,7 @@ static void tickets_free(struct ticket **list, size_t n) {
 /* ---- keys ---- */
 
 static void room_key(const struct room *r, const char *suffix, char *out, size_t len) {
-    char kv[KEY_MAX];
-    room_store_key(r->ns->name, r->id, r->id_len, kv, sizeof kv);
-    snprintf(out, len, "%.*s%s", (int)(strlen(kv) - 2), kv, suffix);
+    room_store_sibling(r->ns->name, r->id, r->id_len, suffix, out, len);
 }
 
 /* rd:node:{<node>}:handover, the list of rooms other nodes ask node to hand over. */

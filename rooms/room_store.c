@@ -52,6 +52,13 @@ static void sibling_key(const char *kv_key, const char *suffix, char *out, size_
     snprintf(out, len, "%.*s%s", (int)(strlen(kv_key) - 2), kv_key, suffix);
 }
 
+void room_store_sibling(const char *ns, const char *id, size_t id_len, const char *suffix,
+                        char *out, size_t len) {
+    char kv[KEY_MAX];
+    room_store_key(ns, id, id_len, kv, sizeof kv);
+    sibling_key(kv, suffix, out, len);
+}
+
 static void meta_key(const char *kv_key, char *out, size_t len) {
     sibling_key(kv_key, "meta", out, len);
 }

@@ -49,6 +49,10 @@ bool room_store_enabled(void);
 /* Writes the Redis key of the storage hash of room <ns, id> into out. */
 void room_store_key(const char *ns, const char *id, size_t id_len, char *out, size_t len);
 
+/* Writes the room's other key rd:{<ns>:<escaped id>}:<suffix> ("meta", "lease", ...) into out. */
+void room_store_sibling(const char *ns, const char *id, size_t id_len, const char *suffix,
+                        char *out, size_t len);
+
 /* The key of the sorted set of every room's alarm. */
 #define ROOM_STORE_ALARMS "rd:alarms"
 
