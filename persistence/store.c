@@ -259,15 +259,66 @@ uint64_t store_reconnects(void) {
     return st.reconnects;
 }
 
+static size_t digits(size_t n) {
+    size_t d = 1;
+    while (n >= 10)
+        n /= 10, d++;
+    return d;
+}
+
+static char *put_count(char *p, char type, size_t n) {
+    size_t d = digits(n);
+    *p++ = type;
+    for (size_t i = d; i > 0; i--, n /= 10)
+        p[i - 1] = (char)('0' + n % 10);
+    p += d;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* The command in Redis' protocol (an array of bulk strings), written here:
+ * hiredis' own formatting goes through sdscatfmt and costs several times as
+ * much per command. Small commands use buf; larger ones a malloc'ed buffer
+ * the caller frees (*heap). Returns the length, or 0 out of memory. */
+static size_t format_command(char *buf, size_t cap, char **heap, int argc, const char **argv,
+                             const size_t *lens) {
+    size_t size = 1 + digits((size_t)argc) + 2;
+    for (int i = 0; i < argc; i++) {
+        size_t len = lens ? lens[i] : strlen(argv[i]);
+        size += 1 + digits(len) + 2 + len + 2;
+    }
+    *heap = NULL;
+    char *out = buf;
+    if (size > cap && !(out = *heap = malloc(size)))
+        return 0;
+    char *p = put_count(out, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        size_t len = lens ? lens[i] : strlen(argv[i]);
+        p = put_count(p, '$', len);
+        memcpy(p, argv[i], len);
+        p += len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return (size_t)(p - out);
+}
+
 int store_command(store_reply_fn *fn, void *arg, int argc, const char **argv, const size_t *lens) {
     if (!st.ac || st.stopping)
         return -1;
-    struct pending *p = malloc(sizeof *p);
-    if (!p)
+    char buf[1024], *heap;
+    size_t len = format_command(buf, sizeof buf, &heap, argc, argv, lens);
+    struct pending *p = len ? malloc(sizeof *p) : NULL;
+    if (!p) {
+        free(heap);
         return -1;
+    }
     p->fn = fn;
     p->arg = arg;
-    if (redisAsyncCommandArgv(st.ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
+    int rc = redisAsyncFormattedCommand(st.ac, on_reply, p, heap ? heap : buf, len);
+    free(heap);
+    if (rc != REDIS_OK) {
         free(p);
         return -1;
     }

@@ -22,6 +22,7 @@
  * arguments one of its commands passes to redis.call (Redis' Lua unpacks at most ~8000). */
 #define FENCED_KEYS 6
 #define FENCED_PIECE 1000
+#define SMALL_ARGS 18 /* a command of up to 8 keys takes no malloc for its argument arrays */
 
 struct ticket {
     struct ns *ns;
@@ -40,10 +41,25 @@ void room_store_member(const char *ns, const char *id, size_t id_len, char *out,
     percent_encode(id, id_len, out, n, len);
 }
 
+/* Appends s to out (n bytes long, cap bytes of room), truncating, NUL-terminated. Returns the
+ * new length. */
+static size_t append(char *out, size_t n, size_t cap, const char *s, size_t len) {
+    if (n + 1 >= cap)
+        return n;
+    if (len > cap - 1 - n)
+        len = cap - 1 - n;
+    memcpy(out + n, s, len);
+    out[n + len] = '\0';
+    return n + len;
+}
+
+/* Built without snprintf: every checkpoint names its key. */
 void room_store_key(const char *ns, const char *id, size_t id_len, char *out, size_t len) {
-    size_t n = (size_t)snprintf(out, len, "rd:{%s:", ns);
+    size_t n = append(out, 0, len, "rd:{", 4);
+    n = append(out, n, len, ns, strlen(ns));
+    n = append(out, n, len, ":", 1);
     n = percent_encode(id, id_len, out, n, len > 4 ? len - 4 : len);
-    snprintf(out + n, len - n, "}:kv");
+    append(out, n, len, "}:kv", 4);
 }
 
 /* The key of the room's other keys: its storage key with suffix ("meta", "alarms",
@@ -393,10 +409,12 @@ static int send_part(int argc, const char **argv, const size_t *lens) {
  * reply, or nothing does (NULL: a part of a transaction). */
 static int send_writes(const char *key, const struct storage_writes *w, bool deletes,
                        store_reply_fn *done, void *arg) {
-    int argc = 2;
-    const char **argv = malloc((size_t)(2 * w->n + 2) * sizeof *argv);
-    size_t *lens = malloc((size_t)(2 * w->n + 2) * sizeof *lens);
-    int rc = -1;
+    int argc = 2, rc = -1;
+    const char *small_argv[SMALL_ARGS];
+    size_t small_lens[SMALL_ARGS];
+    bool small = 2 * w->n + 2 <= SMALL_ARGS; /* most turns write a key or two: no malloc */
+    const char **argv = small ? small_argv : malloc((size_t)(2 * w->n + 2) * sizeof *argv);
+    size_t *lens = small ? small_lens : malloc((size_t)(2 * w->n + 2) * sizeof *lens);
     if (!argv || !lens)
         goto out;
     argv[0] = deletes ? "HDEL" : "HSET";
@@ -418,8 +436,10 @@ static int send_writes(const char *key, const struct storage_writes *w, bool del
          : done    ? store_command(done, arg, argc, argv, lens)
                    : send_part(argc, argv, lens);
 out:
-    free(argv);
-    free(lens);
+    if (!small) {
+        free(argv);
+        free(lens);
+    }
     return rc;
 }
 

@@ -129,15 +129,18 @@ static int read_headers(struct lws *wsi, struct request *req) {
     if (!req->headers)
         return -1;
     for (int i = 0; i < n; i++) {
+        char small[256]; /* most values fit: no malloc for the copy add_field duplicates */
         int len = lws_hdr_total_length(wsi, present[i]->token);
-        char *value = malloc((size_t)len + 1);
+        char *value = (size_t)len < sizeof small ? small : malloc((size_t)len + 1);
         if (!value || lws_hdr_copy(wsi, value, len + 1, present[i]->token) < 0) {
-            free(value);
+            if (value != small)
+                free(value);
             continue;
         }
         int rc =
             add_field(req->headers, &req->n_headers, present[i]->name, present[i]->nlen, value);
-        free(value);
+        if (value != small)
+            free(value);
         if (rc != 0)
             return -1;
     }

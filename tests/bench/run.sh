@@ -18,7 +18,8 @@
 # closed-loop maximum in the same round), SERVER_DEADLINE (600 s: no
 # server or redis-server outlives it), EXTRAS ("profile rooms": the scripts
 # run after the table, tests/bench/profile.sh ~7 min and rooms.sh ~5 min;
-# EXTRAS="" for the table alone). roomd runs with
+# EXTRAS="" for the table alone), CASES (names of the cases to run, e.g.
+# "wrk-post-counter wrk-get-counter"; all when empty). roomd runs with
 # limits.messages_per_second raised: the senders here exceed the
 # per-connection default on purpose.
 set -euo pipefail
@@ -34,6 +35,7 @@ EXTRAS=${EXTRAS-profile rooms}
 PORT=${PORT:-18480}
 PEERS=${PEERS-bare_lws node workerd nginx}
 FANOUT_RATE=${FANOUT_RATE:-}
+CASES=${CASES:-}
 SERVER_DEADLINE=${SERVER_DEADLINE:-600}
 WORK=$(mktemp -d /tmp/roomd-bench.XXXXXX)
 RESULTS=$WORK/results.jsonl
@@ -95,11 +97,11 @@ build() {
 
 # serves SERVER WHAT: SERVER has WHAT (relay: the WebSocket relay room;
 # counter-post: the durable counter's POST; counter-get: the counter's GET).
-# bare_lws has only the relay, nginx only the counter held in memory (no
-# durable POST to compare), node and workerd all three.
+# bare_lws and nginx hold the counter in memory only (no durable POST to
+# compare), nginx has no relay, node and workerd have all three.
 serves() {
     case $1:$2 in
-    bare_lws:counter-* | nginx:relay | nginx:counter-post) return 1 ;;
+    bare_lws:counter-post | nginx:relay | nginx:counter-post) return 1 ;;
     *) return 0 ;;
     esac
 }
@@ -386,27 +388,37 @@ counter_case() {
 }
 
 # counter_get_case SERVER: GET /counter/<id> under wrk, roomd against nginx
-# (each room's first GET activates it in roomd, in the warm-up; after that
-# both answer from memory). node and workerd are left out to keep the run
-# short: their GET goes to storage.
+# and bare_lws (each room's first GET activates it in roomd, in the warm-up;
+# after that all three answer from memory). node and workerd are left out to
+# keep the run short: their GET goes to storage.
 counter_get_case() {
-    [[ $1 == roomd || $1 == nginx ]] || return 0
+    [[ $1 == roomd || $1 == nginx || $1 == bare_lws ]] || return 0
     wrk_case "$1" wrk-get-counter counter_get.lua
+}
+
+# wanted CASE: CASE is among CASES (all when CASES is empty).
+wanted() { [ -z "$CASES" ] || [[ " $CASES " == *" $1 "* ]]; }
+
+# relay_case ROUND CASE LOADGEN-ARGS...: a loadgen case on every server, when wanted.
+relay_case() {
+    if wanted "$2"; then each_server "$1" loadgen_case "$2" "${@:3}"; fi
 }
 
 round() {
     local r=$1 d=(--duration "$DUR" --warmup "$WARM")
-    each_server "$r" loadgen_case relay-n100-w1 relay --conns 100 --rooms 1 --window 1 "${d[@]}"
-    each_server "$r" loadgen_case relay-n100-w16 relay --conns 100 --rooms 1 --window 16 "${d[@]}"
-    each_server "$r" loadgen_case relay-n1000-w1 relay --conns 1000 --rooms 1 --window 1 "${d[@]}"
-    each_server "$r" loadgen_case relay-n10-s10-w16 relay --conns 10 --rooms 1 --senders 10 --window 16 "${d[@]}"
-    each_server "$r" loadgen_case open-n100-500 relay --conns 100 --rooms 1 --rate 500 "${d[@]}"
-    set_fanout_rate
-    each_server "$r" loadgen_case fanout-n100-half relay --conns 100 --rooms 1 --rate "$RATE" "${d[@]}"
-    each_server "$r" loadgen_case connect-5000 connect --conns 5000 --rooms 100 --hold 1
-    each_server "$r" counter_case
-    each_server "$r" counter_get_case
-    wrk_case roomd wrk-get-vote vote_get.lua
+    relay_case "$r" relay-n100-w1 relay --conns 100 --rooms 1 --window 1 "${d[@]}"
+    relay_case "$r" relay-n100-w16 relay --conns 100 --rooms 1 --window 16 "${d[@]}"
+    relay_case "$r" relay-n1000-w1 relay --conns 1000 --rooms 1 --window 1 "${d[@]}"
+    relay_case "$r" relay-n10-s10-w16 relay --conns 10 --rooms 1 --senders 10 --window 16 "${d[@]}"
+    relay_case "$r" open-n100-500 relay --conns 100 --rooms 1 --rate 500 "${d[@]}"
+    if wanted fanout-n100-half; then
+        set_fanout_rate
+        each_server "$r" loadgen_case fanout-n100-half relay --conns 100 --rooms 1 --rate "$RATE" "${d[@]}"
+    fi
+    relay_case "$r" connect-5000 connect --conns 5000 --rooms 100 --hold 1
+    if wanted wrk-post-counter; then each_server "$r" counter_case; fi
+    if wanted wrk-get-counter; then each_server "$r" counter_get_case; fi
+    if wanted wrk-get-vote; then wrk_case roomd wrk-get-vote vote_get.lua; fi
 }
 
 main() {
@@ -419,7 +431,7 @@ main() {
         round "$ROUND"
     done
     ROUND=0
-    if [ "$BIG" = 1 ]; then
+    if [ "$BIG" = 1 ] && wanted connect-19000; then
         each_server 1 loadgen_case connect-19000 connect --conns 19000 --rooms 100 --hold 2 --connect-timeout 60
     fi
     log "load at the end: $(uptime | sed 's/.*load/load/')"

@@ -105,16 +105,16 @@ def median(runs, server, case, key):
     return (statistics.median(vals), len(vals)) if vals else (None, 0)
 
 
-def paired_ratio(runs, case, key, peer):
-    """Median over rounds of roomd / peer (see the module comment)."""
-    def by_round(server):
-        return {r["_round"]: float(r[key]) for r in runs.get((server, case), [])
+def paired_ratio(runs, case, key, peer, server="roomd"):
+    """Median over rounds of server / peer (see the module comment)."""
+    def by_round(name):
+        return {r["_round"]: float(r[key]) for r in runs.get((name, case), [])
                 if key in r and "_round" in r}
-    a, b = by_round("roomd"), by_round(peer)
+    a, b = by_round(server), by_round(peer)
     pairs = [a[k] / b[k] for k in a if k in b and b[k]]
     if pairs:
         return statistics.median(pairs)
-    ma, mb = median(runs, "roomd", case, key)[0], median(runs, peer, case, key)[0]
+    ma, mb = median(runs, server, case, key)[0], median(runs, peer, case, key)[0]
     return ma / mb if ma is not None and mb else None
 
 
@@ -183,6 +183,11 @@ def target_checks(runs):
          ratio("wrk-post-counter", "node", "req_per_server_cpu_s"), None, "{:.2f}x"),
         ("GET /counter per server CPU-s >= 1.0x nginx+lua",
          ratio("wrk-get-counter", "nginx", "req_per_server_cpu_s"), 1.0, "{:.2f}x"),
+        ("GET /counter per server CPU-s, bare_lws / nginx+lua: libwebsockets' own floor (no target)",
+         paired_ratio(runs, "wrk-get-counter", "req_per_server_cpu_s", "nginx", "bare_lws"), None,
+         "{:.2f}x"),
+        ("GET /counter per server CPU-s, roomd / bare_lws: what roomd adds (no target)",
+         ratio("wrk-get-counter", "bare_lws", "req_per_server_cpu_s"), None, "{:.2f}x"),
         ("relay N=100 W=1 p99 <= 1.5x bare_lws's (roomd / bare_lws)",
          ratio("relay-n100-w1", "bare_lws", "p99_us"), -1.5, "{:.2f}x"),
         ("durable counter req/s over 100 rooms >= 20x workerd",
