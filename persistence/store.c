@@ -280,7 +280,8 @@ static char *put_count(char *p, char type, size_t n) {
 /* The command in Redis' protocol (an array of bulk strings), written here:
  * hiredis' own formatting goes through sdscatfmt and costs several times as
  * much per command. Small commands use buf; larger ones a malloc'ed buffer
- * the caller frees (*heap). Returns the length, or 0 out of memory. */
+ * the caller frees (*heap). NUL-terminated, as hiredis reads the command's
+ * name with strchr. Returns the length, or 0 out of memory. */
 static size_t format_command(char *buf, size_t cap, char **heap, int argc, const char **argv,
                              const size_t *lens) {
     size_t size = 1 + digits((size_t)argc) + 2;
@@ -290,7 +291,7 @@ static size_t format_command(char *buf, size_t cap, char **heap, int argc, const
     }
     *heap = NULL;
     char *out = buf;
-    if (size > cap && !(out = *heap = malloc(size)))
+    if (size + 1 > cap && !(out = *heap = malloc(size + 1)))
         return 0;
     char *p = put_count(out, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
@@ -301,6 +302,7 @@ static size_t format_command(char *buf, size_t cap, char **heap, int argc, const
         *p++ = '\r';
         *p++ = '\n';
     }
+    *p = '\0';
     return (size_t)(p - out);
 }
 

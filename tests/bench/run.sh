@@ -13,7 +13,8 @@
 #
 # Environment: ROUNDS (3), DUR (5 s measured per relay/wrk case), WARM (2 s),
 # BIG (1: also one 19,000-connection run per server), PORT (first port,
-# 18480), PEERS ("bare_lws node workerd nginx": which peers run beside roomd),
+# 18480), PEERS ("bare_lws node workerd nginx": which peers run beside roomd;
+# raw_lws, the GET on lws without its HTTP parser, runs only when named),
 # FANOUT_RATE (msgs/s of the fan-out case; default: half of bare_lws's
 # closed-loop maximum in the same round), SERVER_DEADLINE (600 s: no
 # server or redis-server outlives it), EXTRAS ("profile rooms": the scripts
@@ -97,11 +98,13 @@ build() {
 
 # serves SERVER WHAT: SERVER has WHAT (relay: the WebSocket relay room;
 # counter-post: the durable counter's POST; counter-get: the counter's GET).
-# bare_lws and nginx hold the counter in memory only (no durable POST to
-# compare), nginx has no relay, node and workerd have all three.
+# bare_lws, raw_lws and nginx hold the counter in memory only (no durable
+# POST to compare), nginx and raw_lws have no relay, node and workerd have
+# all three.
 serves() {
     case $1:$2 in
     bare_lws:counter-post | nginx:relay | nginx:counter-post) return 1 ;;
+    raw_lws:relay | raw_lws:counter-post) return 1 ;;
     *) return 0 ;;
     esac
 }
@@ -170,7 +173,7 @@ start_node_redis() {
     exit 1
 }
 
-# start_server roomd|bare_lws|node|workerd: a fresh server on a fresh port,
+# start_server roomd|bare_lws|raw_lws|node|workerd|nginx: a fresh server on a fresh port,
 # pinned to CPU 0, with fresh storage.
 start_server() {
     PORT=$((PORT + 1))
@@ -181,6 +184,7 @@ start_server() {
             --set log_level=warn --set limits.messages_per_second=1000000000
         ;;
     bare_lws) spawn 0 "$logfile" "$OUT/bare_lws" --port "$PORT" ;;
+    raw_lws) spawn 0 "$logfile" "$OUT/raw_lws" --port "$PORT" ;;
     node)
         start_node_redis "$WORK/data-$PORT"
         spawn 0 "$logfile" node "$NODE_DIR/server.js" --port "$PORT" --redis "$WORK/data-$PORT/redis.sock"
@@ -387,12 +391,12 @@ counter_case() {
     wrk_case "$1" wrk-post-counter counter_post.lua
 }
 
-# counter_get_case SERVER: GET /counter/<id> under wrk, roomd against nginx
-# and bare_lws (each room's first GET activates it in roomd, in the warm-up;
-# after that all three answer from memory). node and workerd are left out to
+# counter_get_case SERVER: GET /counter/<id> under wrk, roomd against nginx,
+# bare_lws and raw_lws (each room's first GET activates it in roomd, in the warm-up;
+# after that all answer from memory). node and workerd are left out to
 # keep the run short: their GET goes to storage.
 counter_get_case() {
-    [[ $1 == roomd || $1 == nginx || $1 == bare_lws ]] || return 0
+    [[ $1 == roomd || $1 == nginx || $1 == bare_lws || $1 == raw_lws ]] || return 0
     wrk_case "$1" wrk-get-counter counter_get.lua
 }
 

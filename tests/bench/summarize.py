@@ -10,7 +10,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-SERVER_ORDER = ["roomd", "bare_lws", "node", "workerd", "nginx"]
+SERVER_ORDER = ["roomd", "bare_lws", "node", "workerd", "nginx", "raw_lws"]
 
 # (case, metric key, label, format)
 ROWS = [
@@ -188,6 +188,9 @@ def target_checks(runs):
          "{:.2f}x"),
         ("GET /counter per server CPU-s, roomd / bare_lws: what roomd adds (no target)",
          ratio("wrk-get-counter", "bare_lws", "req_per_server_cpu_s"), None, "{:.2f}x"),
+        ("GET /counter per server CPU-s, raw_lws / nginx+lua: lws without its HTTP parser (no target)",
+         paired_ratio(runs, "wrk-get-counter", "req_per_server_cpu_s", "nginx", "raw_lws"), None,
+         "{:.2f}x"),
         ("relay N=100 W=1 p99 <= 1.5x bare_lws's (roomd / bare_lws)",
          ratio("relay-n100-w1", "bare_lws", "p99_us"), -1.5, "{:.2f}x"),
         ("durable counter req/s over 100 rooms >= 20x workerd",
