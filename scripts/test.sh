@@ -15,7 +15,7 @@ luacheck --quiet conf demos tests/lua tests/cluster tests/bench tests/fuzz tests
 
 echo "== clang-format"
 clang-format --dry-run -Werror base/*.[ch] server/*.[ch] rooms/*.[ch] lua/*.[ch] persistence/*.[ch] spec/*.[ch] \
-    tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/bench/peers/*.c
+    tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.[ch] tests/bench/peers/*.[ch]
 
 echo "== fuzzing (tests/fuzz: route and JSON parsers, pattern matcher, the whole request path; 20 s each)"
 tests/fuzz/run.sh

@@ -14,9 +14,10 @@
  * the GET comparison with nginx + Lua is measured against. No Lua, no Redis.
  *
  * usage: bare_lws [--port N] */
+#include "lws_peer.h"
+
 #include <jansson.h>
 #include <libwebsockets.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,6 @@ struct pss {
 };
 
 static struct room *buckets[ROOM_BUCKETS];
-static volatile int interrupted;
 
 static unsigned hash_id(const char *s) {
     unsigned h = 2166136261u;
@@ -307,33 +307,7 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static void on_signal(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
-
 int main(int argc, char **argv) {
-    struct lws_context_creation_info info;
-    int port = 8080;
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--port"))
-            port = atoi(argv[i + 1]);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
-    memset(&info, 0, sizeof info);
-    info.port = port;
-    info.iface = "127.0.0.1";
-    info.protocols = protocols;
-    info.options = 0; /* no security headers: the least an answer can carry */
-    struct lws_context *ctx = lws_create_context(&info);
-    if (!ctx) {
-        fprintf(stderr, "bare_lws: cannot start on port %d\n", port);
-        return 1;
-    }
-    fprintf(stderr, "bare_lws: serving /relay/<id> and /counter/<id> on 127.0.0.1:%d\n", port);
-    while (!interrupted && lws_service(ctx, 0) >= 0)
-        ;
-    lws_context_destroy(ctx);
-    return 0;
+    /* no security headers: the least an answer can carry */
+    return lws_peer_run(argc, argv, "bare_lws", "/relay/<id> and /counter/<id>", protocols, 0);
 }

@@ -10,8 +10,9 @@
  *
  * usage: raw_lws [--port N] */
 #define _GNU_SOURCE /* memmem */
+#include "lws_peer.h"
+
 #include <libwebsockets.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,6 @@ struct pss {
 };
 
 static struct counter *buckets[BUCKETS];
-static volatile int interrupted;
 
 static struct counter *counter_get(const char *id, size_t len) {
     unsigned h = 2166136261u;
@@ -150,33 +150,8 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static void on_signal(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
-
 int main(int argc, char **argv) {
-    struct lws_context_creation_info info;
-    int port = 8080;
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--port"))
-            port = atoi(argv[i + 1]);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
-    memset(&info, 0, sizeof info);
-    info.port = port;
-    info.iface = "127.0.0.1";
-    info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_ONLY_RAW; /* lws accepts and polls; no HTTP role */
-    struct lws_context *ctx = lws_create_context(&info);
-    if (!ctx) {
-        fprintf(stderr, "raw_lws: cannot start on port %d\n", port);
-        return 1;
-    }
-    fprintf(stderr, "raw_lws: serving /counter/<id> on 127.0.0.1:%d\n", port);
-    while (!interrupted && lws_service(ctx, 0) >= 0)
-        ;
-    lws_context_destroy(ctx);
-    return 0;
+    /* lws accepts and polls; no HTTP role */
+    return lws_peer_run(argc, argv, "raw_lws", "/counter/<id>", protocols,
+                        LWS_SERVER_OPTION_ONLY_RAW);
 }
