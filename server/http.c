@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "config.h"
 #include "door.h"
+#include "keepalive.h"
 #include "ljson.h"
 #include "log.h"
 #include "metrics.h"
@@ -311,6 +312,13 @@ static void access_line(struct session *s) {
     log_with(LOG_INFO, &f, "%s %s %d", f.method, f.path, f.status);
 }
 
+/* After lws_http_transaction_completed: the connection waits for its next request. lws has
+ * freed the session and made a fresh one for it. */
+static int keep_alive(struct lws *wsi) {
+    struct session *fresh = lws_wsi_user(wsi);
+    return fresh ? keepalive_idle(&fresh->idle, wsi) : 0;
+}
+
 /* The answer is out: forget the request, keep the connection alive if we may. */
 static int finish_transaction(struct session *s) {
     if (server.cfg->access_log && s->req)
@@ -324,8 +332,9 @@ static int finish_transaction(struct session *s) {
     bool pipelined = pipeline_idle(&s->pipeline_slot);
     if (s->close_after || pipelined)
         return -1;
-    wire_expect_request(lws_get_socket_fd(s->wsi)); /* the next request on this connection */
-    return lws_http_transaction_completed(s->wsi) ? -1 : 0;
+    struct lws *wsi = s->wsi;
+    wire_expect_request(lws_get_socket_fd(wsi)); /* the next request on this connection */
+    return lws_http_transaction_completed(wsi) ? -1 : keep_alive(wsi);
 }
 
 int http_on_writable(struct session *s) {
@@ -645,8 +654,9 @@ int http_on_body_done(struct session *s) {
 int http_on_file_done(struct session *s) {
     if (pipeline_idle(&s->pipeline_slot))
         return -1;
-    wire_expect_request(lws_get_socket_fd(s->wsi));
-    return lws_http_transaction_completed(s->wsi) ? -1 : 0;
+    struct lws *wsi = s->wsi;
+    wire_expect_request(lws_get_socket_fd(wsi));
+    return lws_http_transaction_completed(wsi) ? -1 : keep_alive(wsi);
 }
 
 void http_on_closed(struct session *s) {

@@ -14,6 +14,7 @@
 #include "door.h"
 #include "evict.h"
 #include "fetch.h"
+#include "keepalive.h"
 #include "lease.h"
 #include "log.h"
 #include "ns.h"
@@ -73,6 +74,7 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
         wire_expect_request((int)(intptr_t)in);
         return 0;
     case LWS_CALLBACK_HTTP:
+        keepalive_busy(&s->idle);
         return http_on_request(wsi, s, in);
     case LWS_CALLBACK_HTTP_BODY:
         return http_on_body(s, in, len);
@@ -83,10 +85,18 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         return http_on_file_done(s);
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (s)
+        if (s) {
+            keepalive_busy(&s->idle);
             http_on_closed(s);
+        }
         return 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL: /* lws frees s next (and makes a new one per request) */
+        if (s)
+            keepalive_busy(&s->idle);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        if (s)
+            keepalive_busy(&s->idle);
         return ws_confirm_upgrade(wsi);
     case LWS_CALLBACK_ESTABLISHED:
         return ws_on_established(wsi, s);
@@ -100,8 +110,10 @@ static int on_roomd(struct lws *wsi, enum lws_callback_reasons reason, void *use
         ws_on_closed(s);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
-        if (s && lws_get_protocol(wsi) && lws_get_protocol(wsi)->callback == on_roomd)
+        if (s && lws_get_protocol(wsi) && lws_get_protocol(wsi)->callback == on_roomd) {
             pipeline_idle(&s->pipeline_slot); /* in case lws closed it without CLOSED_HTTP */
+            keepalive_busy(&s->idle);
+        }
         ws_on_destroy(wsi);
         return 0;
     default:
@@ -392,6 +404,7 @@ int server_run(const struct config *cfg) {
         free_namespaces();
         return 1;
     }
+    keepalive_start(loop.context);
     if (cfg->watch && watch_start(loop.context, vh) != 0)
         log_error("cannot watch the room scripts (%s): they reload on SIGHUP only",
                   strerror(errno));
@@ -401,6 +414,7 @@ int server_run(const struct config *cfg) {
     lws_sul_cancel(&loop.stop_timer);
     lws_sul_cancel(&loop.child_timer);
     watch_stop();
+    keepalive_stop();
     alarm_stop();
     lease_stop();
     evict_stop();

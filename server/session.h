@@ -12,6 +12,7 @@ struct lws;
 struct ns;
 struct conn;
 struct request;
+struct keepalive;
 
 enum session_state {
     SESSION_IDLE,
@@ -22,7 +23,7 @@ enum session_state {
 };
 
 /* lws allocates one per connection, WebSockets included, for its whole life: keep it small
- * (72 bytes); the peer's close reason, which few connections send, is on the heap. */
+ * (80 bytes); the peer's close reason, which few connections send, is on the heap. */
 struct session {
     struct lws *wsi;
     enum session_state state;
@@ -35,6 +36,7 @@ struct session {
     bool counted;           /* counted in server.http_pending */
     bool peer_closed;       /* WebSocket: the peer sent its close frame; nothing after counts */
     unsigned pipeline_slot; /* watched by pipeline.c while an answer is owed */
+    struct keepalive *idle; /* kept alive and waiting for a request (keepalive.h), or NULL */
 
     struct conn *conn;  /* WebSocket */
     char *close_reason; /* as the peer sent it, or NULL */

@@ -88,6 +88,12 @@ void wire_expect_request(int fd) {
         s->state = SLOT_EXPECTING;
 }
 
+bool wire_request_begun(int fd) {
+    const struct slot *s = slot_of(fd);
+    return s && (s->state == SLOT_LINE || s->state == SLOT_HEADERS || s->state == SLOT_HEAD_DONE ||
+                 s->state == SLOT_TOO_LONG);
+}
+
 void wire_watch_frames(int fd, struct lws *wsi) {
     struct slot *s = fresh_slot(fd);
     if (s) {

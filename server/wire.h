@@ -31,6 +31,9 @@ struct lws;
  * answer is out). */
 void wire_expect_request(int fd);
 
+/* Whether bytes of a request came on fd since wire_expect_request. */
+bool wire_request_begun(int fd);
+
 /* The request-target of fd's current request, or NULL: *too_long is set when the request line
  * was longer than WIRE_LINE_MAX, else it was not seen whole. */
 const char *wire_request_target(int fd, size_t *len, int *too_long);
