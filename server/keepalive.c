@@ -4,7 +4,6 @@
 #include "wire.h"
 
 #include <libwebsockets.h>
-#include <stdbool.h>
 #include <stdlib.h>
 
 #define SWEEP_US (250 * LWS_US_PER_MS)
@@ -19,8 +18,7 @@ struct keepalive {
 static struct {
     struct lws_context *context;
     struct keepalive *head, *tail; /* oldest first */
-    lws_sorted_usec_list_t timer;
-    bool scheduled;
+    lws_sorted_usec_list_t timer;  /* pending while the list is not empty */
 } idle;
 
 static void unlink_node(struct keepalive *k) {
@@ -38,7 +36,6 @@ static void unlink_node(struct keepalive *k) {
 
 static void sweep(lws_sorted_usec_list_t *sul) {
     (void)sul;
-    idle.scheduled = false;
     lws_usec_t now = lws_now_usecs();
     while (idle.head && now - idle.head->since >= (lws_usec_t)KEEPALIVE_IDLE_MS * LWS_US_PER_MS) {
         struct lws *wsi = idle.head->wsi;
@@ -46,10 +43,8 @@ static void sweep(lws_sorted_usec_list_t *sul) {
         if (!wire_request_begun(lws_get_socket_fd(wsi)))
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
     }
-    if (idle.head) {
+    if (idle.head)
         lws_sul_schedule(idle.context, 0, &idle.timer, sweep, SWEEP_US);
-        idle.scheduled = true;
-    }
 }
 
 void keepalive_start(struct lws_context *ctx) {
@@ -69,10 +64,8 @@ int keepalive_idle(struct keepalive **slot, struct lws *wsi) {
         idle.head = k;
     idle.tail = k;
     *slot = k;
-    if (!idle.scheduled && idle.context) {
+    if (idle.head == k && idle.context) /* the first: the sweeps start (again) */
         lws_sul_schedule(idle.context, 0, &idle.timer, sweep, SWEEP_US);
-        idle.scheduled = true;
-    }
     return 0;
 }
 
@@ -86,5 +79,4 @@ void keepalive_stop(void) {
         unlink_node(idle.head);
     if (idle.context)
         lws_sul_cancel(&idle.timer);
-    idle.scheduled = false;
 }
